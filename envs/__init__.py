@@ -1,0 +1,32 @@
+"""gymnax environments for limit-order-book trading.
+
+`envs.make(name, **overrides) -> (env, params)` builds any registered preset; `envs.registered()`
+lists them. Every preset is also registered with gymnax, so `gymnax.make(name)` works too.
+"""
+
+from __future__ import annotations
+
+import gymnax
+
+from envs.model_based import registry as _model_based
+
+
+def registered() -> list[str]:
+    """Names of every environment `make` can build."""
+    return _model_based.registered()
+
+
+def make(name: str, **overrides):
+    """Build environment `name` with `EnvParams` field overrides; return `(env, params)`."""
+    return _model_based.make(name, **overrides)
+
+
+def _register_with_gymnax() -> None:
+    for env_name in registered():
+        if env_name not in gymnax.registered_envs:
+            gymnax.register(env_name, lambda _n=env_name, **kw: make(_n, **kw)[0])
+
+
+_register_with_gymnax()
+
+__all__ = ["make", "registered"]

@@ -1,0 +1,286 @@
+"""One gymnax environment that runs any combination of model-based market components.
+
+A market is (mid-price model, arrival model, fill model, price impact, action type, reward); the
+components are frozen dataclasses (static, hashable) and every number lives in `EnvParams`, so
+params can be vmapped for sweeps and domain randomisation.
+
+Order of events within a step of length dt (all at the start-of-step mid S_t):
+1. the agent's market orders (one unit, at S_t -/+ half_spread), within the inventory bounds;
+2. trading at speed nu (execution price S_t + impact shift), clipped to the inventory bounds;
+3. market orders of other traders arrive and fill our live quotes (at S_t -/+ depth); a quote on a
+   side where one more fill would pass +-max_inventory is withdrawn for the step;
+4. the mid moves by dS (including the permanent/transient impact of our trading).
+pnl = (cash gained relative to S_t) + Q_{t+1} dS exactly equals the change of X + Q S, computed from
+increments so float32 keeps its accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment, spaces
+
+from envs.model_based.actions import ActionType
+from envs.model_based.arrivals import NoArrivals
+from envs.model_based.draws import draw
+from envs.model_based.impact import ImpactParams, ImpactState, PriceImpact
+from envs.model_based.rewards import Reward, RewardParams
+
+BIG = 1e18
+
+
+@struct.dataclass
+class EnvParams:
+    """Every numeric setting of a model-based market (traced; vmappable)."""
+
+    midprice: Any
+    arrivals: Any
+    fill: Any
+    impact: ImpactParams = ImpactParams()
+    reward: RewardParams = RewardParams()
+    terminal_time: float = 1.0
+    max_steps_in_episode: int = 200
+    initial_cash: float = 0.0
+    initial_inventory: float = 0.0
+    initial_inventory_width: int = 0  # > 0: initial inventory uniform on q0 + {-w, ..., w}
+    max_inventory: float = 1000.0
+    max_depth: float = 3.0  # upper bound of depth actions
+    min_depth: float = 0.0  # lower bound of depth actions (negative: quotes through the mid)
+    half_spread: float = 0.01  # best quotes' distance from mid: touch quotes earn it, market orders pay it
+    max_speed: float = 10.0  # bound of trading-speed actions
+
+
+@struct.dataclass
+class EnvState:
+    cash: jax.Array
+    inventory: jax.Array
+    time: jax.Array  # int32 step counter
+    episode_pnl: jax.Array  # Y_t - Y_0, accumulated from increments
+    midprice: Any
+    arrivals: Any
+    impact: ImpactState
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """The static, shape-defining choice of components."""
+
+    midprice: Any
+    arrivals: Any = field(default_factory=NoArrivals)
+    fill: Any = None
+    impact: PriceImpact | None = None
+    action: ActionType = field(default_factory=ActionType)
+    reward: Reward = field(default_factory=Reward)
+    normalize_obs: bool = False
+
+
+class ModelBasedMarket(environment.Environment):
+    """gymnax environment for a model-based market; see the module docstring for the dynamics."""
+
+    def __init__(self, config: MarketConfig, default_params: EnvParams, name: str | None = None):
+        super().__init__()
+        if config.action.kind in ("limit", "limit_and_market") and config.fill is None:
+            raise ValueError(f"fill: action type {config.action.kind!r} needs a fill model")
+        if config.action.kind == "trading_speed" and config.impact is None:
+            raise ValueError("impact: action type 'trading_speed' needs a price impact model")
+        self.config = config
+        self._default_params = default_params
+        self._name = name
+        names = ["cash", "inventory", "time", *config.midprice.obs_names, *config.arrivals.obs_names]
+        self.obs_index: dict[str, int] = {n: i for i, n in enumerate(names)}
+        self.obs_size = len(names)
+
+    # -- identity: environments with the same preset and components share compiled code
+    def _key(self):
+        return (self._name, self.config) if self._name is not None else (id(self),)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModelBasedMarket) and self._key() == other._key()
+
+    @property
+    def name(self) -> str:
+        return self._name or "ModelBasedMarket"
+
+    @property
+    def action_type(self) -> str:
+        return self.config.action.kind
+
+    @property
+    def default_params(self) -> EnvParams:
+        return self._default_params
+
+    # -- dynamics
+    def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        c = self.config
+        width = jnp.asarray(params.initial_inventory_width, jnp.int32)
+        offset = jax.random.randint(key, (), -width, width + 1).astype(jnp.float32)
+        inventory = jnp.clip(
+            params.initial_inventory + offset, -params.max_inventory, params.max_inventory
+        )
+        impact = c.impact.init(params.impact) if c.impact else ImpactState(jnp.zeros(()))
+        state = EnvState(
+            cash=jnp.asarray(params.initial_cash, jnp.float32),
+            inventory=jnp.asarray(inventory, jnp.float32),
+            time=jnp.zeros((), jnp.int32),
+            episode_pnl=jnp.zeros((), jnp.float32),
+            midprice=c.midprice.init(params.midprice),
+            arrivals=c.arrivals.init(params.arrivals),
+            impact=impact,
+        )
+        return self.get_obs(state, params), state
+
+    def step_env(self, key, state: EnvState, action, params: EnvParams):
+        c = self.config
+        dt = params.terminal_time / params.max_steps_in_episode
+        max_q = params.max_inventory
+        orders, invalid = c.action.decode(action, params)
+        if getattr(c.arrivals, "exact_counts", False):
+            key, count_key = jax.random.split(key)
+        else:
+            count_key = key
+        uniforms, normals = draw(key, c.arrivals.num_uniforms, c.midprice.num_normals)
+        mid = state.midprice.price
+
+        # 1. our market orders, one unit each, within the inventory bounds
+        buy = orders.market[0] * (state.inventory + 1.0 <= max_q)
+        q = state.inventory + buy
+        sell = orders.market[1] * (q - 1.0 >= -max_q)
+        q = q - sell
+        cash_vs_mid = -params.half_spread * (buy + sell)
+
+        # 2. trading at speed nu (selling), clipped so inventory stays within bounds
+        impact_state, impact_drift = state.impact, jnp.zeros((), jnp.float32)
+        sold_by_speed = jnp.zeros((), jnp.float32)
+        if c.impact is not None:
+            sold_by_speed = jnp.clip(orders.speed * dt, q - max_q, q + max_q)
+            impact_state, shift, impact_drift = c.impact.step(
+                state.impact, params.impact, dt, sold_by_speed / dt
+            )
+            cash_vs_mid = cash_vs_mid + sold_by_speed * shift
+            q = q - sold_by_speed
+
+        # 3. other traders' market orders fill our live quotes
+        can_fill = jnp.stack([q + 1.0 <= max_q, q - 1.0 >= -max_q])
+        quoted = orders.quoted & can_fill
+        if c.action.kind in ("touch", "touch_and_market"):
+            fill_prob = quoted.astype(jnp.float32)
+        elif c.fill is not None:
+            fill_prob = c.fill.probability(params.fill, orders.depths) * quoted
+        else:
+            fill_prob = jnp.zeros((2,), jnp.float32)
+        arrivals_state, arrivals, fills, clipped = c.arrivals.step(
+            count_key, state.arrivals, params.arrivals, dt, uniforms, fill_prob
+        )
+        q = q + fills[0] - fills[1]
+        cash_vs_mid = cash_vs_mid + jnp.dot(fills, orders.depths)
+        cash = state.cash + mid * (state.inventory - q) + cash_vs_mid
+
+        # 4. the mid moves
+        midprice_state, dmid = c.midprice.step(
+            state.midprice, params.midprice, dt, normals, arrivals, impact_drift
+        )
+        pnl = cash_vs_mid + q * dmid
+        time = state.time + 1
+        is_last = time >= params.max_steps_in_episode
+        running, terminal = c.reward.penalties(params.reward, q, dt, is_last)
+        episode_pnl = state.episode_pnl + pnl
+        reward = c.reward.reward(params.reward, pnl, episode_pnl, running, terminal, is_last)
+
+        new_state = EnvState(
+            cash=cash,
+            inventory=q,
+            time=time,
+            episode_pnl=episode_pnl,
+            midprice=midprice_state,
+            arrivals=arrivals_state,
+            impact=impact_state,
+        )
+        both = quoted[0] & quoted[1]
+        info = {
+            "pnl": pnl,
+            "inventory_penalty": running,
+            "terminal_penalty": terminal,
+            "fills": fills,
+            "market_orders": jnp.stack([buy, sell]) + jnp.stack(
+                [jnp.maximum(-sold_by_speed, 0.0), jnp.maximum(sold_by_speed, 0.0)]
+            ),
+            "quoted": quoted,
+            "spread": jnp.where(both, orders.depths[0] + orders.depths[1], 0.0),
+            "cash": cash,
+            "inventory": q,
+            "midprice": midprice_state.price,
+            "invalid_action": invalid,
+            "arrival_prob_clipped": clipped,
+        }
+        obs = self.get_obs(new_state, params)
+        return obs, new_state, reward, jnp.zeros((), bool), info
+
+    # -- observation
+    def raw_observation(self, state: EnvState, params: EnvParams) -> jax.Array:
+        c = self.config
+        t = state.time * (params.terminal_time / params.max_steps_in_episode)
+        head = jnp.stack([state.cash, state.inventory, t]).astype(jnp.float32)
+        return jnp.concatenate(
+            [head, c.midprice.observe(state.midprice), c.arrivals.observe(state.arrivals)]
+        ).astype(jnp.float32)
+
+    def _normalisation(self, params: EnvParams) -> tuple[jax.Array, jax.Array]:
+        c = self.config
+        half_t = params.terminal_time / 2.0
+        scale_cash = jnp.maximum(params.midprice.initial_price * params.max_inventory, 1.0)
+        centre = jnp.stack([params.initial_cash, 0.0, half_t])
+        scale = jnp.stack([scale_cash, params.max_inventory, half_t])
+        mc, ms = c.midprice.obs_normalisation(params.midprice, params.terminal_time)
+        ac, as_ = c.arrivals.obs_normalisation(params.arrivals)
+        return (
+            jnp.concatenate([centre, mc, ac]).astype(jnp.float32),
+            jnp.concatenate([scale, ms, as_]).astype(jnp.float32),
+        )
+
+    def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> jax.Array:
+        params = self.default_params if params is None else params
+        obs = self.raw_observation(state, params)
+        if self.config.normalize_obs:
+            centre, scale = self._normalisation(params)
+            obs = (obs - centre) / scale
+        return obs
+
+    def unnormalize_obs(self, obs: jax.Array, params: EnvParams) -> jax.Array:
+        """The raw observation (cash, inventory, time, ...) from what `get_obs` returned."""
+        if not self.config.normalize_obs:
+            return obs
+        centre, scale = self._normalisation(params)
+        return obs * scale + centre
+
+    def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
+        return jnp.zeros((), bool)
+
+    # -- spaces
+    def action_space(self, params: EnvParams | None = None) -> spaces.Space:
+        return self.config.action.space(self.default_params if params is None else params)
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        params = self.default_params if params is None else params
+        c = self.config
+        ml, mh = c.midprice.obs_bounds(params.midprice)
+        al, ah = c.arrivals.obs_bounds(params.arrivals)
+        mq = params.max_inventory
+        low = jnp.concatenate([jnp.stack([-BIG, -mq, 0.0]), ml, al]).astype(jnp.float32)
+        high = jnp.concatenate([jnp.stack([BIG, mq, params.terminal_time]), mh, ah]).astype(
+            jnp.float32
+        )
+        if c.normalize_obs:
+            centre, scale = self._normalisation(params)
+            low, high = (low - centre) / scale, (high - centre) / scale
+        return spaces.Box(low, high, (self.obs_size,), jnp.float32)
+
+    @property
+    def num_actions(self) -> int:
+        return self.config.action.size

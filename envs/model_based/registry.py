@@ -1,0 +1,140 @@
+"""`make(name, **overrides)`: build a preset, apply field overrides, validate every number.
+
+Override names are `EnvParams` fields: top-level (`max_inventory=5`), a component's field by its
+bare name when that is unique (`sigma=0.02`, `phi=1e-3`), or dotted (`fill.kappa=50`). Scalars
+given for per-side fields are broadcast to both sides. Unknown or ambiguous names, and values a
+model cannot run with, raise a one-line `ValueError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from envs.model_based import validation as check
+from envs.model_based.environment import EnvParams, ModelBasedMarket
+from envs.model_based.presets import PRESETS
+
+COMPONENTS = ("midprice", "arrivals", "fill", "impact", "reward")
+STATIC_OPTIONS = ("normalize_obs",)
+_INT_FIELDS = ("max_steps_in_episode", "initial_inventory_width")
+
+
+def registered() -> list[str]:
+    """Names of every model-based preset."""
+    return sorted(PRESETS)
+
+
+def field_paths(params: EnvParams) -> dict[str, tuple[str, ...]]:
+    """Every overridable field as dotted name -> attribute path."""
+    paths: dict[str, tuple[str, ...]] = {}
+    for f in dataclasses.fields(params):
+        if f.name in COMPONENTS:
+            sub = getattr(params, f.name)
+            if sub is None:
+                continue
+            for g in dataclasses.fields(sub):
+                paths[f"{f.name}.{g.name}"] = (f.name, g.name)
+        else:
+            paths[f.name] = (f.name,)
+    return paths
+
+
+def resolve_name(name: str, paths: dict[str, tuple[str, ...]], preset: str) -> tuple[str, ...]:
+    """Map an override name (bare or dotted) to its attribute path, or raise naming it."""
+    if name in paths:
+        return paths[name]
+    matches = [p for dotted, p in paths.items() if dotted.split(".")[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        options = ", ".join(".".join(m) for m in matches)
+        raise ValueError(f"{name}: ambiguous override for {preset!r}; use one of {options}")
+    raise ValueError(
+        f"{name}: unknown field for {preset!r}; known: {', '.join(sorted(paths))}"
+    )
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Convert an override value to the dtype and shape of the field it replaces."""
+    if name.split(".")[-1] in _INT_FIELDS:
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise ValueError(f"{name}: must be an integer, got {value!r}")
+        return int(value)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: not a number: {value!r}") from err
+    shape = np.shape(current)
+    if array.shape == shape:
+        return jnp.asarray(array, jnp.float32) if shape else float(array)
+    if array.shape == () and shape:
+        return jnp.full(shape, float(array), jnp.float32)
+    raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
+
+
+def _replace(params: EnvParams, path: tuple[str, ...], value: Any) -> EnvParams:
+    if len(path) == 1:
+        return params.replace(**{path[0]: value})
+    sub = getattr(params, path[0])
+    return params.replace(**{path[0]: sub.replace(**{path[1]: value})})
+
+
+def validate(env: ModelBasedMarket, params: EnvParams) -> None:
+    """Raise a one-line ValueError naming the first field the model cannot run with."""
+    c = env.config
+    check.positive(params.terminal_time, "terminal_time")
+    check.require(int(params.max_steps_in_episode) >= 1, "max_steps_in_episode", "must be >= 1")
+    check.require(float(params.max_inventory) >= 1.0, "max_inventory", "must be >= 1")
+    check.finite(params.initial_cash, "initial_cash")
+    check.require(
+        abs(float(params.initial_inventory)) <= float(params.max_inventory),
+        "initial_inventory",
+        f"must lie within +-max_inventory = {float(params.max_inventory)}",
+    )
+    check.require(int(params.initial_inventory_width) >= 0, "initial_inventory_width", "must be >= 0")
+    check.positive(params.max_depth, "max_depth")
+    check.require(
+        float(params.min_depth) < float(params.max_depth), "min_depth", "must be below max_depth"
+    )
+    check.non_negative(params.half_spread, "half_spread")
+    check.positive(params.max_speed, "max_speed")
+    dt = float(params.terminal_time) / int(params.max_steps_in_episode)
+    c.midprice.validate(params.midprice)
+    c.arrivals.validate(params.arrivals, dt)
+    if c.fill is not None:
+        c.fill.validate(params.fill)
+    if c.impact is not None:
+        c.impact.validate(params.impact)
+    c.reward.validate(params.reward)
+
+
+def make(name: str, **overrides: Any) -> tuple[ModelBasedMarket, EnvParams]:
+    """Build preset `name` with `overrides` applied; return `(env, params)`."""
+    if name not in PRESETS:
+        raise ValueError(f"{name}: unknown environment; registered: {', '.join(registered())}")
+    preset = PRESETS[name]()
+    static = {k: overrides.pop(k) for k in STATIC_OPTIONS if k in overrides}
+    config = dataclasses.replace(preset.config, **static)
+    env = ModelBasedMarket(config, preset.params, name=name)
+    params = preset.params
+    paths = field_paths(params)
+    touched = set()
+    for key, value in overrides.items():
+        path = resolve_name(key, paths, name)
+        touched.add(path)
+        params = _replace(params, path, _coerce(".".join(path), value, _get(params, path)))
+    if preset.derive_max_depth and ("max_depth",) not in touched and config.fill is not None:
+        params = params.replace(max_depth=config.fill.max_depth(params.fill))
+    validate(env, params)
+    return env, params
+
+
+def _get(params: EnvParams, path: tuple[str, ...]) -> Any:
+    value = params
+    for part in path:
+        value = getattr(value, part)
+    return value
