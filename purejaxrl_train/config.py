@@ -1,0 +1,195 @@
+"""Training configuration: static sizes and switches apart from traced hyperparameters.
+
+`TrainConfig` holds everything that changes shapes or code paths (counts, widths, which network,
+which features). It is hashable and never mutated. `HyperParams` holds the numbers a sweep varies;
+it is a pytree, so `jax.vmap(train, in_axes=(0, 0))` runs a grid of them inside one program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import flax.struct
+import jax.numpy as jnp
+
+ACTIVATIONS = ("tanh", "relu", "gelu")
+
+
+@flax.struct.dataclass
+class HyperParams:
+    """Traced PPO hyperparameters (scalars, or arrays with a leading sweep axis)."""
+
+    learning_rate: Any = 3e-4
+    gamma: Any = 0.99
+    gae_lambda: Any = 0.95
+    clip_eps: Any = 0.2
+    ent_coef: Any = 0.0
+    vf_coef: Any = 0.5
+    max_grad_norm: Any = 0.5
+
+    def as_arrays(self) -> HyperParams:
+        """The same values as float32 arrays, so that calls with floats and arrays share a trace."""
+        return HyperParams(
+            **{f.name: jnp.asarray(getattr(self, f.name), jnp.float32) for f in _hp_fields()}
+        )
+
+
+def _hp_fields() -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(HyperParams)
+
+
+HYPERPARAM_NAMES: tuple[str, ...] = tuple(f.name for f in _hp_fields())
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static training settings; derived sizes are checked properties.
+
+    env_overrides: `(field, value)` pairs given to `envs.make` (or `params.replace` for gymnax's own
+    environments). obs_features: names from `env.obs_index` the agent sees (empty: the whole
+    observation). bootstrap_truncated: bootstrap the value of the pre-reset observation when an
+    episode is cut by the time limit; switch it off where the time limit *is* the end of the problem
+    (finite-horizon trading with time in the observation). log_interval: updates between progress
+    lines (0: none).
+    """
+
+    env_name: str = "cartea_jaimungal_mm"
+    env_overrides: tuple[tuple[str, Any], ...] = ()
+    total_timesteps: int = 2_000_000
+    num_envs: int = 64
+    num_steps: int = 128
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    recurrent: bool = False
+    gru_size: int = 64
+    init_log_std: float = 0.0
+    obs_features: tuple[str, ...] = ()
+    normalize_obs: bool = True
+    scale_rewards: bool = False
+    normalize_advantages: bool = True
+    clip_value: bool = True
+    anneal_lr: bool = True
+    bootstrap_truncated: bool = True
+    log_interval: int = 10
+    eval_episodes: int = 10_000
+    hparams: HyperParams = dataclasses.field(default_factory=HyperParams)
+
+    def __post_init__(self):
+        positive = (
+            "total_timesteps",
+            "num_envs",
+            "num_steps",
+            "update_epochs",
+            "num_minibatches",
+            "gru_size",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.log_interval < 0 or self.eval_episodes < 0:
+            raise ValueError("TrainConfig.log_interval and eval_episodes must be >= 0")
+        if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
+            raise ValueError(
+                f"TrainConfig.hidden_sizes must be positive widths, got {self.hidden_sizes!r}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"TrainConfig.activation must be one of {ACTIVATIONS}, got {self.activation!r}"
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"TrainConfig.total_timesteps={self.total_timesteps} is below one update "
+                f"(num_envs * num_steps = {self.batch_size})"
+            )
+        if self.recurrent and self.num_envs % self.num_minibatches:
+            raise ValueError(
+                f"TrainConfig.num_minibatches={self.num_minibatches} must divide "
+                f"num_envs={self.num_envs}: recurrent minibatches are whole environments"
+            )
+        if not self.recurrent and self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"TrainConfig.num_minibatches={self.num_minibatches} must divide "
+                f"num_envs * num_steps = {self.batch_size}"
+            )
+        for name in HYPERPARAM_NAMES:
+            value = getattr(self.hparams, name)
+            if not math.isfinite(float(value)):
+                raise ValueError(f"TrainConfig.hparams.{name} must be finite, got {value!r}")
+        hp = self.hparams
+        if not 0.0 <= float(hp.gamma) <= 1.0 or not 0.0 <= float(hp.gae_lambda) <= 1.0:
+            raise ValueError("TrainConfig.hparams.gamma and gae_lambda must lie in [0, 1]")
+        if float(hp.learning_rate) <= 0 or float(hp.clip_eps) <= 0 or float(hp.max_grad_norm) <= 0:
+            raise ValueError(
+                "TrainConfig.hparams.learning_rate, clip_eps and max_grad_norm must be > 0"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps collected per update."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """Updates in a run (total_timesteps rounded down to whole updates)."""
+        return self.total_timesteps // self.batch_size
+
+    @property
+    def minibatch_size(self) -> int:
+        """Samples per minibatch (recurrent: environments per minibatch, each a full sequence)."""
+        if self.recurrent:
+            return self.num_envs // self.num_minibatches
+        return self.batch_size // self.num_minibatches
+
+    def replace(self, **changes) -> TrainConfig:
+        """A new config with `changes` (fields checked again)."""
+        return dataclasses.replace(self, **changes)
+
+
+_TUPLE_FIELDS = ("hidden_sizes", "obs_features")
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    """A JSON-ready dict of the config, derived sizes included for the reader."""
+    out = {}
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(config, f.name)
+        if f.name == "hparams":
+            value = {n: float(getattr(value, n)) for n in HYPERPARAM_NAMES}
+        elif f.name == "env_overrides":
+            value = {k: v for k, v in value}
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    out["derived"] = {
+        "batch_size": config.batch_size,
+        "num_updates": config.num_updates,
+        "minibatch_size": config.minibatch_size,
+    }
+    return out
+
+
+def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
+    """Inverse of `config_to_dict`; unknown keys are errors that name the key and `where`."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    kwargs = {}
+    for key, value in data.items():
+        if key == "derived":
+            continue
+        if key not in known:
+            raise ValueError(f"{where}: unknown TrainConfig field {key!r}")
+        if key == "hparams":
+            unknown = set(value) - set(HYPERPARAM_NAMES)
+            if unknown:
+                raise ValueError(f"{where}: unknown hyperparameter(s) {sorted(unknown)}")
+            value = HyperParams(**{k: float(v) for k, v in value.items()})
+        elif key == "env_overrides":
+            value = tuple(sorted(dict(value).items()))
+        elif key in _TUPLE_FIELDS:
+            value = tuple(value)
+        kwargs[key] = value
+    return TrainConfig(**kwargs)

@@ -1,0 +1,108 @@
+"""The acting side of an actor-critic: features -> network -> distribution -> env action.
+
+`ActorCritic` is static (hashable): it closes over no arrays, so trainers and evaluators can build
+it outside jit and call its pure methods inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from purejaxrl_train.config import TrainConfig
+from purejaxrl_train.distributions import (
+    ActionSpec,
+    action_spec_from_space,
+    deterministic_action,
+    make_distribution,
+    to_env_action,
+)
+from purejaxrl_train.environment import feature_indices, observation_size, select_features
+from purejaxrl_train.networks import initial_carry, make_network
+from purejaxrl_train.normalization import RunningMeanStd, normalize
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorCritic:
+    """Network, action spec and observation preprocessing of one agent."""
+
+    config: TrainConfig
+    network: nn.Module
+    action_spec: ActionSpec
+    obs_ndim: int
+    obs_dim: int
+    feature_index: tuple[int, ...] | None
+
+    @classmethod
+    def for_env(cls, config: TrainConfig, env, env_params) -> ActorCritic:
+        spec = action_spec_from_space(env.action_space(env_params))
+        index = feature_indices(env, config.obs_features)
+        obs_ndim = len(env.observation_space(env_params).shape)
+        return cls(
+            config=config,
+            network=make_network(config, spec),
+            action_spec=spec,
+            obs_ndim=obs_ndim,
+            obs_dim=observation_size(env, env_params, index),
+            feature_index=index,
+        )
+
+    def init(self, key: jax.Array):
+        """Fresh network parameters."""
+        carry = initial_carry(self.config, 1)
+        obs = jnp.zeros((1, 1, self.obs_dim), jnp.float32)
+        return self.network.init(key, carry, obs, jnp.zeros((1, 1), bool))
+
+    def initial_carry(self, batch: int) -> jax.Array:
+        return initial_carry(self.config, batch)
+
+    def features(self, obs: jax.Array) -> jax.Array:
+        """Raw env observations (any leading axes) -> flat float32 features."""
+        return select_features(obs, self.obs_ndim, self.feature_index)
+
+    def normalized(self, obs_rms: RunningMeanStd, features: jax.Array) -> jax.Array:
+        return normalize(obs_rms, features) if self.config.normalize_obs else features
+
+    def step(self, params, carry, features, resets):
+        """One time step for a batch: features (B, d), resets (B,) -> carry, distribution, value."""
+        carry, head, log_std, value = self.network.apply(
+            params, carry, features[None], resets[None]
+        )
+        return carry, make_distribution(self.action_spec, head[0], log_std), value[0]
+
+    def sequence(self, params, carry, features, resets):
+        """A (T, B) block: distribution and values over every step."""
+        _, head, log_std, value = self.network.apply(params, carry, features, resets)
+        return make_distribution(self.action_spec, head, log_std), value
+
+    def value(self, params, carry, features, resets) -> jax.Array:
+        return self.network.apply(params, carry, features[None], resets[None])[3][0]
+
+    def env_action(self, raw: jax.Array) -> jax.Array:
+        return to_env_action(self.action_spec, raw)
+
+    def greedy_policy(self, params, obs_rms: RunningMeanStd) -> Callable:
+        """A pure `policy(key, obs) -> action` acting greedily on a single observation.
+
+        Feed-forward only: a recurrent policy needs its hidden state between steps.
+        """
+        if self.config.recurrent:
+            raise ValueError(
+                "a recurrent policy keeps a hidden state between steps and cannot be a "
+                "stateless policy(key, obs); use purejaxrl_train.evaluation.evaluate_policy"
+            )
+
+        def policy(key, obs):
+            del key
+            features = self.normalized(obs_rms, self.features(obs))
+            carry = self.initial_carry(1)
+            _, head, _, _ = self.network.apply(
+                params, carry, features[None, None], jnp.zeros((1, 1), bool)
+            )
+            return self.env_action(deterministic_action(self.action_spec, head[0, 0]))
+
+        return policy

@@ -1,0 +1,147 @@
+"""Collecting a rollout of `num_steps` steps in `num_envs` parallel environments (one `lax.scan`).
+
+Each stored `Transition` holds what the network saw (normalised features and the reset flag), the
+raw action and its log-probability, and the terminated/truncated flags apart. Where the time limit
+cut an episode, `bootstrap_value` is the critic's value of the pre-reset observation
+(`info["final_observation"]`, read with the GRU state that saw the episode).
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from purejaxrl_train.normalization import RunningMeanStd, update_running
+from purejaxrl_train.policy import ActorCritic
+
+
+@flax.struct.dataclass
+class Transition:
+    """One step of every environment (leaves (N, ...); (T, N, ...) once stacked)."""
+
+    features: jax.Array
+    reset: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    bootstrap_value: jax.Array
+
+
+@flax.struct.dataclass
+class EnvRunner:
+    """The environments and the acting state carried from one step (and update) to the next."""
+
+    env_state: object
+    obs: jax.Array
+    reset: jax.Array
+    carry: jax.Array
+    obs_rms: RunningMeanStd
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+
+@flax.struct.dataclass
+class EpisodeStats:
+    """Sums over the episodes that ended inside one rollout (count may be 0)."""
+
+    count: jax.Array
+    return_sum: jax.Array
+    length_sum: jax.Array
+
+
+def reset_runner(policy: ActorCritic, env, env_params, key: jax.Array, num_envs: int) -> EnvRunner:
+    """Fresh environments, zero GRU state, observation statistics from nothing."""
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(key, num_envs), env_params
+    )
+    return EnvRunner(
+        env_state=env_state,
+        obs=obs,
+        reset=jnp.ones((num_envs,), bool),
+        carry=policy.initial_carry(num_envs),
+        obs_rms=RunningMeanStd.create((policy.obs_dim,)),
+        episode_return=jnp.zeros((num_envs,), jnp.float32),
+        episode_length=jnp.zeros((num_envs,), jnp.int32),
+    )
+
+
+def collect_rollout(
+    policy: ActorCritic,
+    env,
+    env_params,
+    params,
+    runner: EnvRunner,
+    key: jax.Array,
+    num_steps: int,
+) -> tuple[EnvRunner, Transition, EpisodeStats]:
+    """Run `num_steps` steps; observation statistics are updated as observations arrive."""
+    config = policy.config
+    num_envs = runner.reset.shape[0]
+
+    def one_step(runner: EnvRunner, step_key):
+        act_key, env_key = jax.random.split(step_key)
+        raw_features = policy.features(runner.obs)
+        obs_rms = runner.obs_rms
+        if config.normalize_obs:
+            obs_rms = update_running(obs_rms, raw_features)
+        features = policy.normalized(obs_rms, raw_features)
+        carry, dist, value = policy.step(params, runner.carry, features, runner.reset)
+        action, log_prob = dist.sample_and_log_prob(seed=act_key)
+        obs, env_state, reward, terminated, truncated, info = jax.vmap(
+            env.step, in_axes=(0, 0, 0, None)
+        )(
+            jax.random.split(env_key, num_envs),
+            runner.env_state,
+            policy.env_action(action),
+            env_params,
+        )
+        reward = reward.astype(jnp.float32)
+        terminated = terminated.astype(bool)
+        truncated = truncated.astype(bool)
+        if config.bootstrap_truncated:
+            final = policy.normalized(obs_rms, policy.features(info["final_observation"]))
+            bootstrap = policy.value(params, carry, final, jnp.zeros((num_envs,), bool))
+        else:
+            bootstrap = jnp.zeros_like(value)
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = runner.episode_return + reward
+        episode_length = runner.episode_length + 1
+        ended = (
+            done,
+            jnp.where(done, episode_return, 0.0),
+            jnp.where(done, episode_length, 0),
+        )
+        transition = Transition(
+            features=features,
+            reset=runner.reset,
+            action=action,
+            log_prob=log_prob,
+            value=value,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            bootstrap_value=bootstrap,
+        )
+        runner = EnvRunner(
+            env_state=env_state,
+            obs=obs,
+            reset=done,
+            carry=carry,
+            obs_rms=obs_rms,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+        )
+        return runner, (transition, ended)
+
+    runner, (transitions, ended) = jax.lax.scan(one_step, runner, jax.random.split(key, num_steps))
+    done, returns, lengths = ended
+    stats = EpisodeStats(
+        count=done.sum().astype(jnp.int32),
+        return_sum=returns.sum(),
+        length_sum=lengths.sum().astype(jnp.float32),
+    )
+    return runner, transitions, stats
