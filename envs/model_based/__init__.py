@@ -3,4 +3,12 @@
 from envs.model_based.environment import EnvParams, EnvState, MarketConfig, ModelBasedMarket
 from envs.model_based.registry import make, registered, validate
 
-__all__ = ["EnvParams", "EnvState", "MarketConfig", "ModelBasedMarket", "make", "registered", "validate"]
+__all__ = [
+    "EnvParams",
+    "EnvState",
+    "MarketConfig",
+    "ModelBasedMarket",
+    "make",
+    "registered",
+    "validate",
+]

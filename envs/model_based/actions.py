@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import spaces
 
+from envs.model_based.draws import real_dtype
 from envs.spaces import MultiBinary
 
 ACTION_TYPES = ("limit", "touch", "limit_and_market", "touch_and_market", "trading_speed")
@@ -36,10 +37,10 @@ class Orders:
 
 def _no_orders() -> Orders:
     return Orders(
-        depths=jnp.zeros((2,), jnp.float32),
+        depths=jnp.zeros((2,), real_dtype()),
         quoted=jnp.zeros((2,), bool),
-        market=jnp.zeros((2,), jnp.float32),
-        speed=jnp.zeros((), jnp.float32),
+        market=jnp.zeros((2,), real_dtype()),
+        speed=jnp.zeros((), real_dtype()),
     )
 
 
@@ -59,18 +60,18 @@ class ActionType:
 
     def space(self, params) -> spaces.Space:
         if self.kind == "limit":
-            return spaces.Box(params.min_depth, params.max_depth, (2,), jnp.float32)
+            return spaces.Box(params.min_depth, params.max_depth, (2,), real_dtype())
         if self.kind in ("touch", "touch_and_market"):
             return MultiBinary(self.size)
         if self.kind == "limit_and_market":
-            low = jnp.stack([params.min_depth, params.min_depth, 0.0, 0.0]).astype(jnp.float32)
-            high = jnp.stack([params.max_depth, params.max_depth, 1.0, 1.0]).astype(jnp.float32)
-            return spaces.Box(low, high, (4,), jnp.float32)
-        return spaces.Box(-params.max_speed, params.max_speed, (1,), jnp.float32)
+            low = jnp.stack([params.min_depth, params.min_depth, 0.0, 0.0]).astype(real_dtype())
+            high = jnp.stack([params.max_depth, params.max_depth, 1.0, 1.0]).astype(real_dtype())
+            return spaces.Box(low, high, (4,), real_dtype())
+        return spaces.Box(-params.max_speed, params.max_speed, (1,), real_dtype())
 
     def decode(self, action: jax.Array, params) -> tuple[Orders, jax.Array]:
         """Return the orders an action means and whether it was invalid (NaN)."""
-        action = jnp.asarray(action, jnp.float32).reshape((self.size,))
+        action = jnp.asarray(action, real_dtype()).reshape((self.size,))
         invalid = jnp.any(jnp.isnan(action))
         action = jnp.where(invalid, 0.0, action)
         orders = _no_orders()
@@ -80,10 +81,10 @@ class ActionType:
             orders = orders.replace(depths=depths, quoted=quoted)
         if self.kind in ("touch", "touch_and_market"):
             quoted = (action[:2] > 0.5) & ~invalid
-            depths = jnp.full((2,), params.half_spread, jnp.float32)
+            depths = jnp.full((2,), params.half_spread, real_dtype())
             orders = orders.replace(depths=depths, quoted=quoted)
         if self.kind in ("limit_and_market", "touch_and_market"):
-            orders = orders.replace(market=(action[2:4] > 0.5).astype(jnp.float32))
+            orders = orders.replace(market=(action[2:4] > 0.5).astype(real_dtype()))
         if self.kind == "trading_speed":
             orders = orders.replace(speed=jnp.clip(action[0], -params.max_speed, params.max_speed))
         return orders, invalid

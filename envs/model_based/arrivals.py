@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.draws import real_dtype
 from envs.model_based.midprice import BIG
 
 
@@ -46,11 +47,11 @@ class NoArrivals:
         return NoArrivalsState()
 
     def step(self, key, state, p, dt, uniforms, fill_prob):
-        zeros = jnp.zeros((2,), jnp.float32)
+        zeros = jnp.zeros((2,), real_dtype())
         return state, zeros, zeros, jnp.zeros((), bool)
 
     def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), jnp.float32)
+        return jnp.zeros((0,), real_dtype())
 
     def obs_bounds(self, p):
         return jnp.zeros((0,)), jnp.zeros((0,))
@@ -62,17 +63,17 @@ class NoArrivals:
 def _bernoulli_arrivals_and_fills(uniforms, rate_dt, fill_prob):
     """Arrival iff U < rate*dt; fill iff U < rate*dt*p (one uniform per side)."""
     prob = jnp.minimum(rate_dt, 1.0)
-    arrivals = (uniforms < prob).astype(jnp.float32)
-    fills = (uniforms < prob * fill_prob).astype(jnp.float32)
+    arrivals = (uniforms < prob).astype(real_dtype())
+    fills = (uniforms < prob * fill_prob).astype(real_dtype())
     return arrivals, fills
 
 
 def _poisson_arrivals_and_fills(key, uniforms, rate_dt, fill_prob):
     """Exact Poisson counts N; our one-unit quote fills if any of the N orders reaches it."""
-    counts = jax.random.poisson(key, rate_dt, (2,)).astype(jnp.float32)
-    fills = (uniforms < -jnp.expm1(counts * jnp.log1p(-jnp.minimum(fill_prob, 1.0 - 1e-7))))
+    counts = jax.random.poisson(key, rate_dt, (2,)).astype(real_dtype())
+    fills = uniforms < -jnp.expm1(counts * jnp.log1p(-jnp.minimum(fill_prob, 1.0 - 1e-7)))
     fills = jnp.where(fill_prob >= 1.0, counts > 0, fills)
-    return counts, fills.astype(jnp.float32)
+    return counts, fills.astype(real_dtype())
 
 
 @struct.dataclass
@@ -118,7 +119,7 @@ class PoissonArrivals:
         return state, arrivals, fills, jnp.zeros((), bool)
 
     def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), jnp.float32)
+        return jnp.zeros((0,), real_dtype())
 
     def obs_bounds(self, p):
         return jnp.zeros((0,)), jnp.zeros((0,))
@@ -181,7 +182,7 @@ class HawkesArrivals:
             )
 
     def init(self, p) -> HawkesState:
-        return HawkesState(intensity=jnp.asarray(p.initial_intensity, jnp.float32))
+        return HawkesState(intensity=jnp.asarray(p.initial_intensity, real_dtype()))
 
     def step(self, key, state, p, dt, uniforms, fill_prob):
         rate_dt = state.intensity * dt

@@ -18,15 +18,25 @@ def bits_to_unit_interval(bits: jax.Array) -> jax.Array:
     return jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0
 
 
-def draw(key: jax.Array, num_uniform: int, num_normal: int) -> tuple[jax.Array, jax.Array]:
-    """Return `num_uniform` U[0,1) and `num_normal` N(0,1) float32 draws from one call on `key`."""
+def draw(
+    key: jax.Array, num_uniform: int, num_normal: int, batch_shape: tuple[int, ...] = ()
+) -> tuple[jax.Array, jax.Array]:
+    """Return `num_uniform` U[0,1) and `num_normal` N(0,1) float32 draws (each with leading
+    `batch_shape`) from one generator call on `key`."""
     total = num_uniform + num_normal
     if total == 0:
-        return jnp.zeros((0,), jnp.float32), jnp.zeros((0,), jnp.float32)
-    unit = bits_to_unit_interval(jax.random.bits(key, (total,), jnp.uint32))
-    uniforms = unit[:num_uniform]
+        empty = jnp.zeros((*batch_shape, 0), real_dtype())
+        return empty, empty
+    unit = bits_to_unit_interval(jax.random.bits(key, (*batch_shape, total), jnp.uint32))
+    unit = unit.astype(real_dtype())
+    uniforms = unit[..., :num_uniform]
     # Open interval (-1, 1) for the inverse error function, as jax.random.normal does.
-    lo = jnp.nextafter(jnp.float32(-1.0), jnp.float32(0.0))
-    centred = jnp.maximum(2.0 * unit[num_uniform:] - 1.0, lo)
+    lo = jnp.nextafter(jnp.asarray(-1.0, unit.dtype), jnp.asarray(0.0, unit.dtype))
+    centred = jnp.maximum(2.0 * unit[..., num_uniform:] - 1.0, lo)
     normals = _SQRT2 * jax.lax.erf_inv(centred)
     return uniforms, normals
+
+
+def real_dtype():
+    """float32 normally, float64 under `jax.enable_x64(True)` (used by the float32-accuracy tests)."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)

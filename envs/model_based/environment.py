@@ -26,7 +26,7 @@ from gymnax.environments import environment, spaces
 
 from envs.model_based.actions import ActionType
 from envs.model_based.arrivals import NoArrivals
-from envs.model_based.draws import draw
+from envs.model_based.draws import draw, real_dtype
 from envs.model_based.impact import ImpactParams, ImpactState, PriceImpact
 from envs.model_based.rewards import Reward, RewardParams
 
@@ -50,7 +50,9 @@ class EnvParams:
     max_inventory: float = 1000.0
     max_depth: float = 3.0  # upper bound of depth actions
     min_depth: float = 0.0  # lower bound of depth actions (negative: quotes through the mid)
-    half_spread: float = 0.01  # best quotes' distance from mid: touch quotes earn it, market orders pay it
+    half_spread: float = (
+        0.01  # best quotes' distance from mid: touch quotes earn it, market orders pay it
+    )
     max_speed: float = 10.0  # bound of trading-speed actions
 
 
@@ -90,7 +92,13 @@ class ModelBasedMarket(environment.Environment):
         self.config = config
         self._default_params = default_params
         self._name = name
-        names = ["cash", "inventory", "time", *config.midprice.obs_names, *config.arrivals.obs_names]
+        names = [
+            "cash",
+            "inventory",
+            "time",
+            *config.midprice.obs_names,
+            *config.arrivals.obs_names,
+        ]
         self.obs_index: dict[str, int] = {n: i for i, n in enumerate(names)}
         self.obs_size = len(names)
 
@@ -120,32 +128,43 @@ class ModelBasedMarket(environment.Environment):
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         c = self.config
         width = jnp.asarray(params.initial_inventory_width, jnp.int32)
-        offset = jax.random.randint(key, (), -width, width + 1).astype(jnp.float32)
+        offset = jax.random.randint(key, (), -width, width + 1).astype(real_dtype())
         inventory = jnp.clip(
             params.initial_inventory + offset, -params.max_inventory, params.max_inventory
         )
         impact = c.impact.init(params.impact) if c.impact else ImpactState(jnp.zeros(()))
         state = EnvState(
-            cash=jnp.asarray(params.initial_cash, jnp.float32),
-            inventory=jnp.asarray(inventory, jnp.float32),
+            cash=jnp.asarray(params.initial_cash, real_dtype()),
+            inventory=jnp.asarray(inventory, real_dtype()),
             time=jnp.zeros((), jnp.int32),
-            episode_pnl=jnp.zeros((), jnp.float32),
+            episode_pnl=jnp.zeros((), real_dtype()),
             midprice=c.midprice.init(params.midprice),
             arrivals=c.arrivals.init(params.arrivals),
             impact=impact,
         )
         return self.get_obs(state, params), state
 
+    @property
+    def num_random(self) -> tuple[int, int]:
+        """(uniforms, normals) one step consumes."""
+        return self.config.arrivals.num_uniforms, self.config.midprice.num_normals
+
     def step_env(self, key, state: EnvState, action, params: EnvParams):
+        if getattr(self.config.arrivals, "exact_counts", False):
+            key, count_key = jax.random.split(key)
+        else:
+            count_key = key
+        uniforms, normals = draw(key, *self.num_random)
+        return self.transition(state, action, params, uniforms, normals, count_key)
+
+    def transition(self, state: EnvState, action, params: EnvParams, uniforms, normals, count_key):
+        """The step given its random numbers (`num_random` of them); `count_key` is used only by
+        arrival models with exact Poisson counts. Batched rollouts draw the numbers of a whole batch
+        in one call and vmap this."""
         c = self.config
         dt = params.terminal_time / params.max_steps_in_episode
         max_q = params.max_inventory
         orders, invalid = c.action.decode(action, params)
-        if getattr(c.arrivals, "exact_counts", False):
-            key, count_key = jax.random.split(key)
-        else:
-            count_key = key
-        uniforms, normals = draw(key, c.arrivals.num_uniforms, c.midprice.num_normals)
         mid = state.midprice.price
 
         # 1. our market orders, one unit each, within the inventory bounds
@@ -156,8 +175,8 @@ class ModelBasedMarket(environment.Environment):
         cash_vs_mid = -params.half_spread * (buy + sell)
 
         # 2. trading at speed nu (selling), clipped so inventory stays within bounds
-        impact_state, impact_drift = state.impact, jnp.zeros((), jnp.float32)
-        sold_by_speed = jnp.zeros((), jnp.float32)
+        impact_state, impact_drift = state.impact, jnp.zeros((), real_dtype())
+        sold_by_speed = jnp.zeros((), real_dtype())
         if c.impact is not None:
             sold_by_speed = jnp.clip(orders.speed * dt, q - max_q, q + max_q)
             impact_state, shift, impact_drift = c.impact.step(
@@ -170,11 +189,11 @@ class ModelBasedMarket(environment.Environment):
         can_fill = jnp.stack([q + 1.0 <= max_q, q - 1.0 >= -max_q])
         quoted = orders.quoted & can_fill
         if c.action.kind in ("touch", "touch_and_market"):
-            fill_prob = quoted.astype(jnp.float32)
+            fill_prob = quoted.astype(real_dtype())
         elif c.fill is not None:
             fill_prob = c.fill.probability(params.fill, orders.depths) * quoted
         else:
-            fill_prob = jnp.zeros((2,), jnp.float32)
+            fill_prob = jnp.zeros((2,), real_dtype())
         arrivals_state, arrivals, fills, clipped = c.arrivals.step(
             count_key, state.arrivals, params.arrivals, dt, uniforms, fill_prob
         )
@@ -208,9 +227,9 @@ class ModelBasedMarket(environment.Environment):
             "inventory_penalty": running,
             "terminal_penalty": terminal,
             "fills": fills,
-            "market_orders": jnp.stack([buy, sell]) + jnp.stack(
-                [jnp.maximum(-sold_by_speed, 0.0), jnp.maximum(sold_by_speed, 0.0)]
-            ),
+            "arrivals": arrivals,
+            "market_orders": jnp.stack([buy, sell])
+            + jnp.stack([jnp.maximum(-sold_by_speed, 0.0), jnp.maximum(sold_by_speed, 0.0)]),
             "quoted": quoted,
             "spread": jnp.where(both, orders.depths[0] + orders.depths[1], 0.0),
             "cash": cash,
@@ -226,10 +245,10 @@ class ModelBasedMarket(environment.Environment):
     def raw_observation(self, state: EnvState, params: EnvParams) -> jax.Array:
         c = self.config
         t = state.time * (params.terminal_time / params.max_steps_in_episode)
-        head = jnp.stack([state.cash, state.inventory, t]).astype(jnp.float32)
+        head = jnp.stack([state.cash, state.inventory, t]).astype(real_dtype())
         return jnp.concatenate(
             [head, c.midprice.observe(state.midprice), c.arrivals.observe(state.arrivals)]
-        ).astype(jnp.float32)
+        ).astype(real_dtype())
 
     def _normalisation(self, params: EnvParams) -> tuple[jax.Array, jax.Array]:
         c = self.config
@@ -240,8 +259,8 @@ class ModelBasedMarket(environment.Environment):
         mc, ms = c.midprice.obs_normalisation(params.midprice, params.terminal_time)
         ac, as_ = c.arrivals.obs_normalisation(params.arrivals)
         return (
-            jnp.concatenate([centre, mc, ac]).astype(jnp.float32),
-            jnp.concatenate([scale, ms, as_]).astype(jnp.float32),
+            jnp.concatenate([centre, mc, ac]).astype(real_dtype()),
+            jnp.concatenate([scale, ms, as_]).astype(real_dtype()),
         )
 
     def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> jax.Array:
@@ -272,14 +291,14 @@ class ModelBasedMarket(environment.Environment):
         ml, mh = c.midprice.obs_bounds(params.midprice)
         al, ah = c.arrivals.obs_bounds(params.arrivals)
         mq = params.max_inventory
-        low = jnp.concatenate([jnp.stack([-BIG, -mq, 0.0]), ml, al]).astype(jnp.float32)
+        low = jnp.concatenate([jnp.stack([-BIG, -mq, 0.0]), ml, al]).astype(real_dtype())
         high = jnp.concatenate([jnp.stack([BIG, mq, params.terminal_time]), mh, ah]).astype(
-            jnp.float32
+            real_dtype()
         )
         if c.normalize_obs:
             centre, scale = self._normalisation(params)
             low, high = (low - centre) / scale, (high - centre) / scale
-        return spaces.Box(low, high, (self.obs_size,), jnp.float32)
+        return spaces.Box(low, high, (self.obs_size,), real_dtype())
 
     @property
     def num_actions(self) -> int:

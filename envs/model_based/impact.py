@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.draws import real_dtype
 from envs.model_based.midprice import BIG
 
 
@@ -58,12 +59,14 @@ class PriceImpact:
         check.non_negative(p.transient, "impact.transient")
         check.non_negative(p.transient_decay, "impact.transient_decay")
         if self.kind == "temporary":
-            check.require(float(p.permanent) == 0.0, "impact.permanent", "must be 0 for kind 'temporary'")
+            check.require(
+                float(p.permanent) == 0.0, "impact.permanent", "must be 0 for kind 'temporary'"
+            )
         if self.kind != "transient":
             check.require(float(p.transient) == 0.0, "impact.transient", "needs kind 'transient'")
 
     def init(self, p) -> ImpactState:
-        return ImpactState(transient=jnp.zeros((), jnp.float32))
+        return ImpactState(transient=jnp.zeros((), real_dtype()))
 
     def step(self, state: ImpactState, p: ImpactParams, dt, speed):
         """Return (new state, execution price shift per unit, mid increment from impact)."""
@@ -71,13 +74,15 @@ class PriceImpact:
         price_shift = -temporary
         permanent = -p.permanent * speed * dt
         if self.kind == "transient":
-            new_transient = state.transient * jnp.exp(-p.transient_decay * dt) - p.transient * speed * dt
+            new_transient = (
+                state.transient * jnp.exp(-p.transient_decay * dt) - p.transient * speed * dt
+            )
             mid_increment = permanent + (new_transient - state.transient)
             return ImpactState(transient=new_transient), price_shift, mid_increment
         return state, price_shift, permanent
 
     def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), jnp.float32)
+        return jnp.zeros((0,), real_dtype())
 
     def obs_bounds(self, p):
         return jnp.zeros((0,)), jnp.zeros((0,))

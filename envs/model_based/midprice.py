@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.draws import real_dtype
 
 BIG = 1e18
 
@@ -73,7 +74,7 @@ class BrownianMotion:
         check.non_negative(p.sigma, "midprice.sigma")
 
     def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, jnp.float32))
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         ds = p.drift * dt + p.sigma * jnp.sqrt(dt) * normals[0] + impact_drift
@@ -117,7 +118,7 @@ class BrownianMotionJump:
         check.non_negative(p.jump_size, "midprice.jump_size")
 
     def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, jnp.float32))
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         jumps = p.jump_size[1] * arrivals[1] - p.jump_size[0] * arrivals[0]
@@ -159,7 +160,7 @@ class GeometricBrownianMotion:
         check.non_negative(p.sigma, "midprice.sigma")
 
     def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, jnp.float32))
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         log_step = (p.drift - 0.5 * p.sigma**2) * dt + p.sigma * jnp.sqrt(dt) * normals[0]
@@ -209,7 +210,7 @@ class OrnsteinUhlenbeck:
         check.non_negative(p.sigma, "midprice.sigma")
 
     def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, jnp.float32))
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         factor, var = _ou_decay(p.mean_reversion, dt)
@@ -268,8 +269,8 @@ class OUDrift:
 
     def init(self, p) -> PriceAlphaState:
         return PriceAlphaState(
-            price=jnp.asarray(p.initial_price, jnp.float32),
-            factor=jnp.asarray(p.initial_alpha, jnp.float32),
+            price=jnp.asarray(p.initial_price, real_dtype()),
+            factor=jnp.asarray(p.initial_alpha, real_dtype()),
         )
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
@@ -340,8 +341,8 @@ class Heston:
 
     def init(self, p) -> PriceAlphaState:
         return PriceAlphaState(
-            price=jnp.asarray(p.initial_price, jnp.float32),
-            factor=jnp.asarray(p.initial_variance, jnp.float32),
+            price=jnp.asarray(p.initial_price, real_dtype()),
+            factor=jnp.asarray(p.initial_variance, real_dtype()),
         )
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
@@ -398,7 +399,7 @@ class CEV:
         check.in_range(p.elasticity, "midprice.elasticity", 0.0, 2.0)
 
     def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, jnp.float32))
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         s = jnp.maximum(state.price, 0.0)

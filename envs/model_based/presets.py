@@ -19,6 +19,7 @@ from envs.model_based.arrivals import (
     PoissonArrivals,
     PoissonParams,
 )
+from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, MarketConfig
 from envs.model_based.fills import ExponentialFill, ExponentialFillParams
 from envs.model_based.impact import ImpactParams, PriceImpact
@@ -44,7 +45,7 @@ class Preset:
 
 
 def _pair(x: float, y: float | None = None) -> jnp.ndarray:
-    return jnp.array([x, x if y is None else y], jnp.float32)
+    return jnp.array([x, x if y is None else y], real_dtype())
 
 
 def avellaneda_stoikov(hawkes: bool = False) -> Preset:
@@ -141,7 +142,9 @@ def cjr14(action: str = "limit", reward: str = "running_inventory_penalty") -> P
             cross_excitation=0.0,
         ),
         fill=ExponentialFillParams(kappa=100.0),
-        reward=RewardParams(phi=2e-4, alpha=1e-4, gamma=1.0 if reward == "exponential_utility" else 0.0),
+        reward=RewardParams(
+            phi=2e-4, alpha=1e-4, gamma=1.0 if reward == "exponential_utility" else 0.0
+        ),
         terminal_time=1.0,
         max_steps_in_episode=300,
         max_inventory=3.0,

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.model_based import validation as check
+from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, ModelBasedMarket
 from envs.model_based.presets import PRESETS
 
@@ -53,9 +54,7 @@ def resolve_name(name: str, paths: dict[str, tuple[str, ...]], preset: str) -> t
     if len(matches) > 1:
         options = ", ".join(".".join(m) for m in matches)
         raise ValueError(f"{name}: ambiguous override for {preset!r}; use one of {options}")
-    raise ValueError(
-        f"{name}: unknown field for {preset!r}; known: {', '.join(sorted(paths))}"
-    )
+    raise ValueError(f"{name}: unknown field for {preset!r}; known: {', '.join(sorted(paths))}")
 
 
 def _coerce(name: str, value: Any, current: Any) -> Any:
@@ -70,9 +69,9 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         raise ValueError(f"{name}: not a number: {value!r}") from err
     shape = np.shape(current)
     if array.shape == shape:
-        return jnp.asarray(array, jnp.float32) if shape else float(array)
+        return jnp.asarray(array, real_dtype()) if shape else float(array)
     if array.shape == () and shape:
-        return jnp.full(shape, float(array), jnp.float32)
+        return jnp.full(shape, float(array), real_dtype())
     raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
 
 
@@ -95,7 +94,9 @@ def validate(env: ModelBasedMarket, params: EnvParams) -> None:
         "initial_inventory",
         f"must lie within +-max_inventory = {float(params.max_inventory)}",
     )
-    check.require(int(params.initial_inventory_width) >= 0, "initial_inventory_width", "must be >= 0")
+    check.require(
+        int(params.initial_inventory_width) >= 0, "initial_inventory_width", "must be >= 0"
+    )
     check.positive(params.max_depth, "max_depth")
     check.require(
         float(params.min_depth) < float(params.max_depth), "min_depth", "must be below max_depth"

@@ -1,9 +1,11 @@
 """Whole-episode rollouts of a fixed-horizon environment, for evaluation and benchmarks.
 
-Every model-based episode lasts exactly `max_steps_in_episode` steps, so a rollout is a `lax.scan`
-over `step_env` with no auto-reset (gymnax's `step` would compute a reset every step only to throw
-it away). Returns per-episode sums of the reward and of every numeric `info` field, and the final
-state, for a batch of episodes vmapped over keys.
+Every model-based episode lasts exactly `max_steps_in_episode` steps, so a batch of episodes is one
+`lax.scan` over steps with no auto-reset (gymnax's `step` computes a reset every step only to
+discard it). Each step draws the random numbers of the whole batch in one generator call and vmaps
+`env.transition`, rather than splitting a key per trajectory per step: the same distribution with a
+third of the hashing. Results for a key therefore depend on the batch size.
+Returns per-episode sums of the reward and of every numeric `info` field, and the final state.
 """
 
 from __future__ import annotations
@@ -13,36 +15,53 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from envs.model_based.draws import draw, real_dtype
+
 Policy = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def rollout_episode(env, params, policy: Policy, key: jax.Array, num_steps: int):
-    """One episode: returns (episode return, dict of per-episode sums of info fields, final state)."""
-    reset_key, run_key = jax.random.split(key)
-    obs, state = env.reset_env(reset_key, params)
-
-    def body(carry, step_key):
-        obs, state, total, sums = carry
-        policy_key, env_key = jax.random.split(step_key)
-        action = policy(policy_key, obs)
-        obs, state, reward, _, info = env.step_env(env_key, state, action, params)
-        sums = jax.tree.map(lambda s, x: s + jnp.asarray(x, jnp.float32), sums, info)
-        return (obs, state, total + reward, sums), None
-
-    # Zero-valued sums with the structure of `info`, obtained without running a step.
-    info_shapes = jax.eval_shape(
-        lambda: env.step_env(run_key, state, policy(run_key, obs), params)[4]
-    )
-    sums0 = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), info_shapes)
-    carry = (obs, state, jnp.zeros((), jnp.float32), sums0)
-    (obs, state, total, sums), _ = jax.lax.scan(
-        body, carry, jax.random.split(run_key, num_steps)
-    )
-    return total, sums, state
+def _zero_sums(info_shapes):
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, real_dtype()), info_shapes)
 
 
 def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int):
-    """`num_episodes` independent episodes (vmapped); the step count is read from `params`."""
+    """Run `num_episodes` episodes of `params.max_steps_in_episode` steps.
+
+    Returns `(returns (n,), info sums {field: (n, ...)}, final states)`.
+    `policy(key, obs)` acts on one observation; it is vmapped over the batch.
+    """
     num_steps = int(params.max_steps_in_episode)
-    keys = jax.random.split(key, num_episodes)
-    return jax.vmap(lambda k: rollout_episode(env, params, policy, k, num_steps))(keys)
+    n = num_episodes
+    reset_key, run_key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(reset_key, n), params)
+    exact = getattr(env.config.arrivals, "exact_counts", False)
+    num_u, num_n = env.num_random
+    act = jax.vmap(policy)
+    transition = jax.vmap(env.transition, in_axes=(0, 0, None, 0, 0, 0))
+
+    def step(carry, t):
+        obs, state, total, sums = carry
+        step_key = jax.random.fold_in(run_key, t)
+        policy_key, draw_key, count_key = jax.random.split(step_key, 3)
+        action = act(jax.random.split(policy_key, n), obs)
+        uniforms, normals = draw(draw_key, num_u, num_n, (n,))
+        count_keys = jax.random.split(count_key, n) if exact else jnp.zeros((n,), jnp.uint32)
+        obs, state, reward, _, info = transition(
+            state, action, params, uniforms, normals, count_keys
+        )
+        sums = jax.tree.map(lambda s, x: s + jnp.asarray(x, real_dtype()), sums, info)
+        return (obs, state, total + reward, sums), None
+
+    probe = jax.eval_shape(
+        lambda: transition(
+            state,
+            act(jax.random.split(run_key, n), obs),
+            params,
+            jnp.zeros((n, num_u)),
+            jnp.zeros((n, num_n)),
+            jax.random.split(run_key, n) if exact else jnp.zeros((n,), jnp.uint32),
+        )[4]
+    )
+    carry = (obs, state, jnp.zeros((n,), real_dtype()), _zero_sums(probe))
+    (obs, state, total, sums), _ = jax.lax.scan(step, carry, jnp.arange(num_steps))
+    return total, sums, state
