@@ -1,0 +1,152 @@
+"""Optimal market makers: Avellaneda–Stoikov 2008, GLFT 2013 (exact), Cartea–Jaimungal–Penalva §10.2.
+
+The formulas live in `agents.solvers`; here they become policies on an environment's grid.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from agents import model
+from agents.observation import ObsReader, make_reader
+from agents.policies.tables import QuoteTablePolicy, make_table_policy
+from agents.solvers import avellaneda_stoikov as as_formulas
+from agents.solvers import limit_order_hjb
+
+
+@struct.dataclass
+class AvellanedaStoikovPolicy:
+    """AS 2008 quotes: reservation price s - qγσ²(T-t), spread γσ²(T-t) + (2/γ)ln(1+γ/k).
+
+    `symmetric=True` is the paper's comparison strategy: the time-averaged AS spread, centred on
+    the mid. Depths are clipped to [min_depth, max_depth] (the AS preset allows quotes through the
+    mid, as the paper's simulation does). The constants come from `solvers.avellaneda_stoikov`
+    (float64, on the host).
+    """
+
+    risk_per_time: jax.Array  # γσ²
+    constant_spread: jax.Array  # (2/γ) ln(1 + γ/k)
+    average_spread: jax.Array  # the symmetric strategy's spread
+    terminal_time: jax.Array
+    min_depth: jax.Array
+    max_depth: jax.Array
+    reader: ObsReader
+    symmetric: bool = struct.field(pytree_node=False)
+    action_kind: str = struct.field(pytree_node=False)
+
+    def __call__(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        if self.symmetric:
+            depths = jnp.full((2,), 0.5 * self.average_spread)
+        else:
+            time_to_go = jnp.maximum(self.terminal_time - self.reader.time(obs), 0.0)
+            skew = self.reader.inventory(obs) * self.risk_per_time * time_to_go  # s - r
+            half = 0.5 * (self.risk_per_time * time_to_go + self.constant_spread)
+            depths = jnp.stack([skew + half, half - skew])
+        depths = jnp.clip(depths, self.min_depth, self.max_depth).astype(jnp.float32)
+        if self.action_kind == "limit":
+            return depths
+        return jnp.concatenate([depths, jnp.zeros((2,), jnp.float32)])
+
+
+def _risk_aversion(params, gamma: float | None, agent: str) -> float:
+    if gamma is None:
+        gamma = float(getattr(getattr(params, "reward", None), "gamma", 0.0) or 0.0)
+        if gamma <= 0:
+            gamma = 0.1
+    if not gamma > 0:
+        raise ValueError(f"{agent}: gamma must be > 0, got {gamma}")
+    return float(gamma)
+
+
+def make_avellaneda_stoikov(
+    env, params, gamma: float | None = None, symmetric: bool = False
+) -> AvellanedaStoikovPolicy:
+    """γ defaults to the environment's CARA risk aversion (reward.gamma), else 0.1."""
+    agent = "avellaneda_stoikov"
+    if env.action_type not in ("limit", "limit_and_market"):
+        raise ValueError(f"{agent}: needs action type 'limit' or 'limit_and_market'")
+    rate_bid, rate_ask = model.arrival_rates(params, agent)  # checks the model has them
+    del rate_bid, rate_ask
+
+    gamma = _risk_aversion(params, gamma, agent)
+    sigma = model.field(params, "midprice.sigma", agent)
+    kappa = model.fill_kappa(params, agent)
+    terminal_time = model.field(params, "terminal_time", agent)
+
+    def f32(x):
+        return jnp.asarray(x, jnp.float32)
+
+    return AvellanedaStoikovPolicy(
+        risk_per_time=f32(gamma * sigma**2),
+        constant_spread=f32(as_formulas.optimal_spread(gamma, sigma, kappa, 0.0)),
+        average_spread=f32(as_formulas.average_spread(gamma, sigma, kappa, terminal_time)),
+        terminal_time=f32(terminal_time),
+        min_depth=f32(float(params.min_depth)),
+        max_depth=f32(float(params.max_depth)),
+        reader=make_reader(env, params),
+        symmetric=bool(symmetric),
+        action_kind=env.action_type,
+    )
+
+
+def make_glft(
+    env, params, gamma: float | None = None, inventory_bound: int | None = 50
+) -> QuoteTablePolicy:
+    """Exact GLFT quotes with |q| <= min(max_inventory, inventory_bound) (beyond: the edge row)."""
+    agent = "glft"
+    terminal_time, steps, _ = model.time_grid(params)
+    rate_bid, rate_ask = model.arrival_rates(params, agent)
+    q = model.inventory_bound(params, agent, inventory_bound)
+    solution = as_formulas.solve_glft(
+        gamma=_risk_aversion(params, gamma, agent),
+        sigma=model.field(params, "midprice.sigma", agent),
+        kappa=model.fill_kappa(params, agent),
+        intensity_bid=rate_bid,
+        intensity_ask=rate_ask,
+        max_inventory=q,
+        terminal_time=terminal_time,
+        num_steps=steps,
+    )
+    return make_table_policy(
+        env,
+        params,
+        make_reader(env, params),
+        -q,
+        solution.theta,
+        solution.bid_depth,
+        solution.ask_depth,
+        agent=agent,
+    )
+
+
+def cartea_jaimungal_problem(params, inventory_bound: int | None = None):
+    """The §10.2 problem an environment's params describe (λ±, κ, φ, α, T, ±Q)."""
+    agent = "cartea_jaimungal_mm"
+    rate_bid, rate_ask = model.arrival_rates(params, agent)
+    return limit_order_hjb.market_making_problem(
+        rate_bid=rate_bid,
+        rate_ask=rate_ask,
+        kappa=model.fill_kappa(params, agent),
+        phi=model.field(params, "reward.phi", agent),
+        alpha=model.field(params, "reward.alpha", agent),
+        terminal_time=model.field(params, "terminal_time", agent),
+        max_inventory=model.inventory_bound(params, agent, inventory_bound),
+    )
+
+
+def make_cartea_jaimungal_mm(env, params, inventory_bound: int | None = None) -> QuoteTablePolicy:
+    """CJP §10.2 optimal depths, solved once on the environment's grid; `.value(t, q)` gives h."""
+    problem = cartea_jaimungal_problem(params, inventory_bound)
+    solution = limit_order_hjb.solve(problem, int(params.max_steps_in_episode))
+    return make_table_policy(
+        env,
+        params,
+        make_reader(env, params),
+        problem.q_min,
+        solution.h,
+        solution.bid_depth,
+        solution.ask_depth,
+        agent="cartea_jaimungal_mm",
+    )

@@ -1,0 +1,91 @@
+"""A policy that looks its quotes up in (time step, inventory) tables precomputed by a solver.
+
+Solving once on the environment's own time grid t_n = n dt and storing float32 tables makes a policy
+step two gathers, whatever the number of inventory levels (rather than a matrix exponential per
+step). Depths are clipped into the action space on the host; a side the solver bars (+inf depth,
+e.g. a fill that would breach the inventory bound) is parked at max_depth, where the environment
+also withdraws it.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from agents.observation import ObsReader, inventory_index, step_index
+
+TABLE_TYPES = ("limit", "limit_and_market")
+
+
+@struct.dataclass
+class QuoteTablePolicy:
+    bid_depth: jax.Array  # (N, L) float32
+    ask_depth: jax.Array  # (N, L)
+    buy_market_order: jax.Array  # (N, L) bool
+    sell_market_order: jax.Array  # (N, L) bool
+    value_table: jax.Array  # (N + 1, L) the solver's value h(t_n, q) (float32 copy)
+    reader: ObsReader
+    q_min: int = struct.field(pytree_node=False)
+    q_max: int = struct.field(pytree_node=False)
+    dt: float = struct.field(pytree_node=False)
+    num_steps: int = struct.field(pytree_node=False)
+    action_kind: str = struct.field(pytree_node=False)
+
+    def __call__(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        n = step_index(self.reader.time(obs), self.dt, self.num_steps)
+        i = inventory_index(self.reader.inventory(obs), self.q_min, self.q_max)
+        depths = jnp.stack([self.bid_depth[n, i], self.ask_depth[n, i]])
+        if self.action_kind == "limit":
+            return depths
+        flags = jnp.stack([self.buy_market_order[n, i], self.sell_market_order[n, i]])
+        return jnp.concatenate([depths, flags.astype(jnp.float32)])
+
+    def value(self, t, q) -> jax.Array:
+        """h(t, q) at the nearest grid time (jit/vmap-able; float32)."""
+        n = jnp.clip(jnp.round(jnp.asarray(t) / self.dt), 0, self.num_steps).astype(jnp.int32)
+        return self.value_table[n, inventory_index(jnp.asarray(q), self.q_min, self.q_max)]
+
+
+def make_table_policy(
+    env,
+    params,
+    reader: ObsReader,
+    q_min: int,
+    value: np.ndarray,
+    bid_depth: np.ndarray,
+    ask_depth: np.ndarray,
+    sell_market_order: np.ndarray | None = None,
+    buy_market_order: np.ndarray | None = None,
+    agent: str = "agent",
+) -> QuoteTablePolicy:
+    """Build the policy from float64 solver output on t_0..t_N (the last row is only used by value)."""
+    kind = env.action_type
+    if kind not in TABLE_TYPES:
+        raise ValueError(f"{agent}: needs action type 'limit' or 'limit_and_market', not {kind!r}")
+    steps = int(params.max_steps_in_episode)
+    value = np.asarray(value, np.float64)
+    if value.shape[0] != steps + 1:
+        raise ValueError(f"{agent}: tables need {steps + 1} time rows, got {value.shape[0]}")
+    lo, hi = float(params.min_depth), float(params.max_depth)
+
+    def clip(depth):
+        return jnp.asarray(np.clip(np.nan_to_num(depth[:steps], posinf=hi), lo, hi), jnp.float32)
+
+    no_orders = np.zeros((steps, value.shape[1]), bool)
+    sell = no_orders if sell_market_order is None else np.asarray(sell_market_order)[:steps]
+    buy = no_orders if buy_market_order is None else np.asarray(buy_market_order)[:steps]
+    return QuoteTablePolicy(
+        bid_depth=clip(bid_depth),
+        ask_depth=clip(ask_depth),
+        buy_market_order=jnp.asarray(buy, bool),
+        sell_market_order=jnp.asarray(sell, bool),
+        value_table=jnp.asarray(value, jnp.float32),
+        reader=reader,
+        q_min=int(q_min),
+        q_max=int(q_min) + value.shape[1] - 1,
+        dt=float(params.terminal_time) / steps,
+        num_steps=steps,
+        action_kind=kind,
+    )

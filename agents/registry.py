@@ -1,0 +1,116 @@
+"""`make_agent(name, env, params, **agent_args) -> policy` and the list of agent names.
+
+Each agent declares its arguments and their types, so both Python values and command-line strings
+('0.1', 'true', '1,0.5,2') are checked and converted, and a wrong name or value is a one-line
+ValueError naming the agent and the argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from agents.policies import baseline, execution, market_making, schedule
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentSpec:
+    build: Callable[..., Any]
+    args: dict[str, str]  # name -> "float" | "int" | "bool" | "floats"
+    description: str
+
+
+AGENTS: dict[str, AgentSpec] = {
+    "random": AgentSpec(
+        baseline.make_random, {}, "uniform random action, independent per trajectory"
+    ),
+    "fixed_action": AgentSpec(
+        baseline.make_fixed_action, {"action": "floats"}, "the same action every step"
+    ),
+    "fixed_spread": AgentSpec(
+        baseline.make_fixed_spread,
+        {"half_spread": "float", "offset": "float"},
+        "quotes at mid + offset -/+ half_spread (default half_spread 1/kappa)",
+    ),
+    "twap": AgentSpec(schedule.make_twap, {}, "time-weighted execution of the initial inventory"),
+    "vwap": AgentSpec(
+        schedule.make_vwap, {"volume_curve": "floats"}, "volume-weighted execution (bucket weights)"
+    ),
+    "avellaneda_stoikov": AgentSpec(
+        market_making.make_avellaneda_stoikov,
+        {"gamma": "float", "symmetric": "bool"},
+        "Avellaneda-Stoikov 2008 reservation price and spread",
+    ),
+    "glft": AgentSpec(
+        market_making.make_glft,
+        {"gamma": "float", "inventory_bound": "int"},
+        "Gueant-Lehalle-Fernandez-Tapia 2013 exact quotes with inventory bounds",
+    ),
+    "cartea_jaimungal_mm": AgentSpec(
+        market_making.make_cartea_jaimungal_mm,
+        {"inventory_bound": "int"},
+        "CJP 2015 section 10.2 optimal market maker (matrix exponential)",
+    ),
+    "cartea_jaimungal_execution": AgentSpec(
+        execution.make_cartea_jaimungal_execution,
+        {},
+        "CJP 2015 section 6.5 optimal speed, feedback in the inventory",
+    ),
+    "limit_order_liquidation": AgentSpec(
+        execution.make_limit_order_liquidation,
+        {},
+        "CJP 2015 chapter 8 liquidation with limit orders (matrix exponential)",
+    ),
+    "limit_market_liquidation": AgentSpec(
+        execution.make_limit_market_liquidation,
+        {"substeps": "int", "free_depth": "bool", "two_sided": "bool"},
+        "CJP 2015 section 8.4 limit and market orders (finite-difference QVI)",
+    ),
+}
+
+
+def registered_agents() -> list[str]:
+    return sorted(AGENTS)
+
+
+def _convert(agent: str, name: str, kind: str, value: Any) -> Any:
+    where = f"{agent}: argument {name}"
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                return lowered in ("true", "1", "yes")
+            return bool(value)
+        if kind == "int":
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind == "float":
+            return float(value)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        values = tuple(float(v) for v in value)
+        if not values:
+            raise ValueError
+        return values
+    except (TypeError, ValueError):
+        expected = {"floats": "a comma-separated list of numbers"}.get(kind, f"a {kind}")
+        raise ValueError(f"{where}: expected {expected}, got {value!r}") from None
+
+
+def make_agent(name: str, env, params, **agent_args: Any):
+    """Build agent `name` for `(env, params)`; returns a pure `policy(key, obs) -> action`."""
+    if name not in AGENTS:
+        raise ValueError(f"{name}: unknown agent; registered: {', '.join(registered_agents())}")
+    spec = AGENTS[name]
+    converted = {}
+    for arg, value in agent_args.items():
+        if arg not in spec.args:
+            known = ", ".join(sorted(spec.args)) or "none"
+            raise ValueError(f"{name}: unknown argument {arg!r}; accepted: {known}")
+        converted[arg] = _convert(name, arg, spec.args[arg], value)
+    return spec.build(env, params, **converted)

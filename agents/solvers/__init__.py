@@ -1,0 +1,1 @@
+"""Closed forms and numerical solutions of the optimal trading problems (float64, host side)."""

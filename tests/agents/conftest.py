@@ -1,0 +1,59 @@
+"""Shared helpers for the agents tests: an exact reference for the expected return of a table policy.
+
+`policy_value` evaluates, by backward recursion over (step, inventory), the expected episode return
+of a `QuoteTablePolicy` in a Poisson/exponential-fill environment with the environment's own
+discrete-time rules (written here independently of `envs`): market orders first, within the
+inventory bounds; then each side's quote fills with probability min(min(λdt, 1) e^{-κδ}, 1),
+independently, unless a fill would breach ±max_inventory; the running penalty φ Q_{n+1}² dt and the
+terminal -α Q_N². The mid is a martingale, so E[Q dS] = 0 drops out. This is the exact mean that a
+Monte Carlo of the policy estimates, so it separates simulation error from discretisation error.
+"""
+
+import numpy as np
+import pytest
+
+
+def policy_value(policy, params) -> np.ndarray:
+    """Expected return from t = 0 for every start inventory q_min..q_max of the policy's table."""
+    rate_bid, rate_ask = np.broadcast_to(np.asarray(params.arrivals.rate, np.float64), (2,))
+    kappa = float(params.fill.kappa)
+    phi, alpha = float(params.reward.phi), float(params.reward.alpha)
+    steps = int(params.max_steps_in_episode)
+    dt = float(params.terminal_time) / steps
+    bound = float(params.max_inventory)
+    cost = float(params.half_spread)
+    q = np.arange(policy.q_min, policy.q_max + 1, dtype=np.float64)
+    bid = np.asarray(policy.bid_depth, np.float64)
+    ask = np.asarray(policy.ask_depth, np.float64)
+    buy_flag = np.asarray(policy.buy_market_order, np.float64)
+    sell_flag = np.asarray(policy.sell_market_order, np.float64)
+    value = -alpha * q**2
+
+    def at(v, inventory):
+        return np.interp(inventory, q, v)  # inventories stay on the integer grid
+
+    for n in range(steps - 1, -1, -1):
+        buy = buy_flag[n] * (q + 1 <= bound)
+        q1 = q + buy
+        sell = sell_flag[n] * (q1 - 1 >= -bound)
+        q2 = q1 - sell
+        p_bid = np.minimum(min(rate_bid * dt, 1.0) * np.exp(-kappa * bid[n]), 1.0) * (
+            q2 + 1 <= bound
+        )
+        p_ask = np.minimum(min(rate_ask * dt, 1.0) * np.exp(-kappa * ask[n]), 1.0) * (
+            q2 - 1 >= -bound
+        )
+        new = -cost * (buy + sell)
+        for fb in (0.0, 1.0):
+            for fa in (0.0, 1.0):
+                weight = (p_bid if fb else 1 - p_bid) * (p_ask if fa else 1 - p_ask)
+                q3 = q2 + fb - fa
+                gain = fb * bid[n] + fa * ask[n] - phi * q3**2 * dt + at(value, q3)
+                new = new + weight * gain
+        value = new
+    return value
+
+
+@pytest.fixture(scope="session")
+def exact_policy_value():
+    return policy_value
