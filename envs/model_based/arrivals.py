@@ -147,7 +147,8 @@ class HawkesArrivals:
     """Hawkes market orders with exponential kernel (mbt_gym eq. 1, with optional cross-excitation):
     d lambda^i = kappa (lambda_bar - lambda^i) dt + gamma_self dM^i + gamma_cross dM^j.
 
-    The decay over a step is exact; the jumps of this step's orders are added at its end. Stationary
+    The decay over a step is exact; the jumps of this step's orders are added at its end, scaled by
+    their mean decay within the step. Stationary
     iff gamma_self + gamma_cross < kappa (checked at `make`); then E[lambda] = lambda_bar / (1 - (gamma_self
     + gamma_cross)/kappa) in continuous time. Arrivals per step are Bernoulli(min(lambda dt, 1)); a step
     where lambda dt > 1 is reported in `info["arrival_prob_clipped"]`, never silently.
@@ -193,8 +194,14 @@ class HawkesArrivals:
         else:
             arrivals, fills = _bernoulli_arrivals_and_fills(uniforms, rate_dt, fill_prob)
         decay = jnp.exp(-p.decay * dt)
+        # An order arriving at a uniform time within the step has decayed by the step's end, on
+        # average, by (1 - e^{-kappa dt}) / (kappa dt): applying that factor to the jump makes the
+        # stationary mean of the discrete intensity exactly lambda_bar / (1 - gamma / kappa).
+        mean_decay = -jnp.expm1(-p.decay * dt) / (p.decay * dt)
         excitation = p.self_excitation * arrivals + p.cross_excitation * arrivals[::-1]
-        intensity = p.baseline_rate + (state.intensity - p.baseline_rate) * decay + excitation
+        intensity = (
+            p.baseline_rate + (state.intensity - p.baseline_rate) * decay + excitation * mean_decay
+        )
         return HawkesState(intensity=intensity), arrivals, fills, clipped
 
     def observe(self, state) -> jax.Array:

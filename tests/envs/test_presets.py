@@ -1,0 +1,172 @@
+"""Contract checks for every registered preset: jit, vmap, spaces, truncation, determinism."""
+
+import gymnax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+
+NAMES = envs.registered()
+EXPECTED_PRESETS = {
+    "avellaneda_stoikov",
+    "cartea_jaimungal_mm",
+    "cartea_jaimungal_touch",
+    "cjr14",
+    "glft_jump",
+    "cj_execution_lo_mo",
+    "avellaneda_stoikov_hawkes",
+    "cjr14_touch",
+    "cjr14_utility",
+    "cj_execution_speed",
+}
+STEPS = 3  # a short horizon keeps the truncation check cheap
+
+
+def test_registry_has_every_paper_model():
+    assert EXPECTED_PRESETS <= set(NAMES)
+
+
+def _short(name, **overrides):
+    """The preset with a STEPS-step horizon and its own time step."""
+    _, defaults = envs.make(name)
+    dt = float(defaults.terminal_time) / int(defaults.max_steps_in_episode)
+    return envs.make(name, max_steps_in_episode=STEPS, terminal_time=STEPS * dt, **overrides)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_preset_contract(name):
+    env, params = _short(name)
+    batch = 4
+    keys = jax.random.split(jax.random.key(0), batch)
+    reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
+    step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    obs, state = reset(keys, params)
+    obs_space, act_space = env.observation_space(params), env.action_space(params)
+    assert obs.shape == (batch, *obs_space.shape) and obs.dtype == jnp.float32
+    assert bool(jnp.all(jax.vmap(obs_space.contains)(obs)))
+
+    def run(key):
+        o, s = reset(jax.random.split(key, batch), params)
+        outs = []
+        for _ in range(STEPS):
+            k_act, k_step, key = jax.random.split(key, 3)
+            actions = jax.vmap(act_space.sample)(jax.random.split(k_act, batch))
+            assert bool(jnp.all(jax.vmap(act_space.contains)(actions)))
+            o, s, r, term, trunc, info = step(jax.random.split(k_step, batch), s, actions, params)
+            outs.append((o, r, term, trunc, info))
+        return outs
+
+    outs = run(jax.random.key(1))
+    for t, (o, r, term, trunc, info) in enumerate(outs):
+        assert bool(jnp.all(jax.vmap(obs_space.contains)(o)))
+        assert r.shape == (batch,) and bool(jnp.all(jnp.isfinite(r)))
+        assert not bool(jnp.any(term)), "a fixed horizon is truncation, never termination"
+        assert bool(jnp.all(trunc == (t == STEPS - 1)))
+        assert set(info) >= {
+            "pnl",
+            "inventory_penalty",
+            "terminal_penalty",
+            "fills",
+            "market_orders",
+            "quoted",
+            "spread",
+            "cash",
+            "inventory",
+            "midprice",
+            "invalid_action",
+            "terminated",
+            "truncated",
+        }
+        assert info["fills"].shape == (batch, 2)
+    # Auto-reset after the horizon: time back to 0 in the returned state is implied by obs time.
+    assert bool(jnp.all(outs[-1][0][:, env.obs_index["time"]] == 0.0))
+    # Same key, same trajectory.
+    again = run(jax.random.key(1))
+    for a, b in zip(outs, again):
+        jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+
+    # Reset and step produce identical pytree structures, shapes and dtypes.
+    _, s1, *_ = step(keys, state, jax.vmap(act_space.sample)(keys), params)
+    assert jax.tree.structure(state) == jax.tree.structure(s1)
+    assert [(x.shape, x.dtype) for x in jax.tree.leaves(state)] == [
+        (x.shape, x.dtype) for x in jax.tree.leaves(s1)
+    ]
+
+
+def test_vmap_over_params_matches_single_params():
+    env, params = _short("cartea_jaimungal_mm")
+    sigmas = jnp.array([0.01, 0.05, 0.2])
+    stacked = jax.vmap(lambda s: params.replace(midprice=params.midprice.replace(sigma=s)))(sigmas)
+    key = jax.random.key(7)
+    _, state = env.reset(key, params)
+    action = jnp.array([0.01, 0.02])
+    batched = jax.vmap(env.step, in_axes=(None, None, None, 0))(key, state, action, stacked)
+    for i, s in enumerate(sigmas):
+        single = env.step(key, state, action, _short("cartea_jaimungal_mm", sigma=float(s))[1])
+        np.testing.assert_allclose(np.asarray(batched[0][i]), np.asarray(single[0]), rtol=1e-6)
+
+
+def test_gymnax_make_builds_the_same_presets():
+    env, params = gymnax.make("cartea_jaimungal_mm")
+    ours, our_params = envs.make("cartea_jaimungal_mm")
+    assert env == ours
+    assert float(params.fill.kappa) == float(our_params.fill.kappa) == 100.0
+
+
+def test_cartea_jaimungal_defaults():
+    _, p = envs.make("cartea_jaimungal_mm")
+    assert float(p.terminal_time) == 1.0 and int(p.max_steps_in_episode) == 300
+    np.testing.assert_allclose(np.asarray(p.arrivals.rate), [30.0, 30.0])
+    assert float(p.fill.kappa) == 100.0 and float(p.midprice.sigma) == 0.01
+    assert float(p.midprice.initial_price) == 100.0
+    assert float(p.reward.phi) == 2e-4 and float(p.reward.alpha) == 1e-4
+    assert float(p.max_inventory) == 3.0 and float(p.initial_inventory) == 0.0
+    np.testing.assert_allclose(float(p.max_depth), np.log(100) / 100, rtol=1e-6)
+
+
+def test_random_initial_inventory_is_uniform_on_the_range():
+    env, p = envs.make("cartea_jaimungal_mm", initial_inventory_width=2)
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), 5000), p)
+    values, counts = np.unique(np.asarray(states.inventory), return_counts=True)
+    np.testing.assert_array_equal(values, [-2, -1, 0, 1, 2])
+    assert counts.min() > 900  # each of 5 values expected 1000 times (sd ~28)
+
+
+@pytest.mark.parametrize(
+    "name, overrides, field",
+    [
+        ("cartea_jaimungal_mm", {"arrivals.rate": -1.0}, "arrivals.rate"),
+        ("cartea_jaimungal_mm", {"sigma": -0.1}, "midprice.sigma"),
+        ("cartea_jaimungal_mm", {"rate": 400.0}, "arrivals.rate"),  # rate * dt > 1
+        ("cjr14", {"self_excitation": 70.0}, "arrivals.self_excitation"),  # explosive kernel
+        ("cartea_jaimungal_mm", {"max_inventory": 0.5}, "max_inventory"),
+        ("cartea_jaimungal_mm", {"no_such_field": 1.0}, "no_such_field"),
+        ("cartea_jaimungal_mm", {"max_steps_in_episode": 2.5}, "max_steps_in_episode"),
+        ("cartea_jaimungal_mm", {"rate": [1.0, 2.0, 3.0]}, "arrivals.rate"),
+        ("cjr14", {"alpha": "x"}, "reward.alpha"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_field(name, overrides, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        envs.make(name, **overrides)
+
+
+def test_unknown_environment_and_ambiguous_override():
+    from envs.model_based.registry import resolve_name
+
+    with pytest.raises(ValueError, match="no_such_env"):
+        envs.make("no_such_env")
+    with pytest.raises(ValueError, match="ambiguous"):
+        resolve_name("x", {"a.x": ("a", "x"), "b.x": ("b", "x")}, "test")
+
+
+def test_per_side_override_and_scalar_broadcast():
+    _, p = envs.make("cartea_jaimungal_mm", rate=[20.0, 40.0])
+    np.testing.assert_allclose(np.asarray(p.arrivals.rate), [20.0, 40.0])
+    _, p = envs.make("cartea_jaimungal_mm", **{"arrivals.rate": 25.0})
+    np.testing.assert_allclose(np.asarray(p.arrivals.rate), [25.0, 25.0])
+    # max_depth follows the fill model unless given.
+    _, p = envs.make("cartea_jaimungal_mm", kappa=50.0)
+    np.testing.assert_allclose(float(p.max_depth), np.log(100) / 50, rtol=1e-6)
