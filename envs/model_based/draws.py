@@ -21,18 +21,18 @@ def bits_to_unit_interval(bits: jax.Array) -> jax.Array:
 def draw(
     key: jax.Array, num_uniform: int, num_normal: int, batch_shape: tuple[int, ...] = ()
 ) -> tuple[jax.Array, jax.Array]:
-    """Return `num_uniform` U[0,1) and `num_normal` N(0,1) float32 draws (each with leading
-    `batch_shape`) from one generator call on `key`."""
+    """Return `num_uniform` U[0,1) and `num_normal` N(0,1) draws, shaped (num, *batch_shape), from
+    one generator call on `key`. The draw index leads so each row is contiguous in memory."""
     total = num_uniform + num_normal
     if total == 0:
-        empty = jnp.zeros((*batch_shape, 0), real_dtype())
+        empty = jnp.zeros((0, *batch_shape), real_dtype())
         return empty, empty
-    unit = bits_to_unit_interval(jax.random.bits(key, (*batch_shape, total), jnp.uint32))
+    unit = bits_to_unit_interval(jax.random.bits(key, (total, *batch_shape), jnp.uint32))
     unit = unit.astype(real_dtype())
-    uniforms = unit[..., :num_uniform]
+    uniforms = unit[:num_uniform]
     # Open interval (-1, 1) for the inverse error function, as jax.random.normal does.
     lo = jnp.nextafter(jnp.asarray(-1.0, unit.dtype), jnp.asarray(0.0, unit.dtype))
-    centred = jnp.maximum(2.0 * unit[..., num_uniform:] - 1.0, lo)
+    centred = jnp.maximum(2.0 * unit[num_uniform:] - 1.0, lo)
     normals = _SQRT2 * jax.lax.erf_inv(centred)
     return uniforms, normals
 

@@ -37,7 +37,7 @@ def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int
     exact = getattr(env.config.arrivals, "exact_counts", False)
     num_u, num_n = env.num_random
     act = jax.vmap(policy)
-    transition = jax.vmap(env.transition, in_axes=(0, 0, None, 0, 0, 0))
+    transition = jax.vmap(env.transition, in_axes=(0, 0, None, 1, 1, 0))
 
     def step(carry, t):
         obs, state, total, sums = carry
@@ -57,8 +57,8 @@ def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int
             state,
             act(jax.random.split(run_key, n), obs),
             params,
-            jnp.zeros((n, num_u)),
-            jnp.zeros((n, num_n)),
+            jnp.zeros((num_u, n)),
+            jnp.zeros((num_n, n)),
             jax.random.split(run_key, n) if exact else jnp.zeros((n,), jnp.uint32),
         )[4]
     )

@@ -225,7 +225,7 @@ def test_fill_functions_and_max_depth(model, params, depth):
 
 def test_draws_are_uniform_and_normal():
     u, z = draw(jax.random.key(0), 1, 1, (200_000,))
-    u, z = np.asarray(u[:, 0]), np.asarray(z[:, 0])
+    u, z = np.asarray(u[0]), np.asarray(z[0])
     assert u.min() >= 0 and u.max() < 1
     assert_mean(u, 0.5, "uniform")
     assert_variance(u, 1 / 12, "uniform")

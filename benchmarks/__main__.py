@@ -1,0 +1,100 @@
+"""`python -m benchmarks [--quick] [--only NAME ...]`: run every throughput benchmark, print its
+table, and save JSON and Markdown under `benchmarks/results/` named after the device.
+
+A benchmark is any module in this package with `run(quick: bool) -> dict` returning
+`{"name", "description", "rows": [flat dicts], "notes"}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+import benchmarks
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def discover() -> dict[str, object]:
+    """Benchmark modules by name (those defining `run`)."""
+    found = {}
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        if callable(getattr(module, "run", None)):
+            found[info.name] = module
+    return found
+
+
+def to_markdown(result: dict) -> str:
+    rows = result["rows"]
+    if not rows:
+        return f"### {result['name']}\n\n(no rows)\n"
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = [f"### {result['name']}", "", result.get("description", ""), ""]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
+    if result.get("notes"):
+        lines += ["", result["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}"
+    return str(value)
+
+
+def device_label() -> str:
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"cpu-{platform.machine()}"
+    return device.device_kind.replace(" ", "-").lower()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    args = parser.parse_args(argv)
+    available = discover()
+    names = args.only or sorted(available)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(available))}")
+    label = device_label()
+    header = (
+        f"device: {jax.devices()[0].device_kind} ({label}), jax {jax.__version__}, "
+        f"{'quick' if args.quick else 'full'} run, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, command: python -m benchmarks"
+        f"{' --quick' if args.quick else ''}{' --only ' + ' '.join(args.only) if args.only else ''}"
+    )
+    print(header, flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        result = available[name].run(quick=args.quick)
+        result["header"] = header
+        text = to_markdown(result)
+        print("\n" + text, flush=True)
+        suffix = "quick" if args.quick else "full"
+        (args.out / f"{name}-{label}-{suffix}.json").write_text(json.dumps(result, indent=2))
+        (args.out / f"{name}-{label}-{suffix}.md").write_text(header + "\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
