@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or sorted(available)
     unknown = [n for n in names if n not in available]
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(available))}")
+        parser.error(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(available))}"
+        )
     label = device_label()
     header = (
         f"device: {jax.devices()[0].device_kind} ({label}), jax {jax.__version__}, "

@@ -36,8 +36,13 @@ def fixed_spread_returns(
     total = np.zeros(n)
     for step in range(num_steps):
         u = rng.random((2, n), dtype=np.float32)
-        bid_fill = (u[0] < fill_threshold) & (u[0] < arrival_threshold) & (inventory + 1 <= max_inventory)
-        ask_fill = (u[1] < fill_threshold) & (u[1] < arrival_threshold) & (inventory - 1 >= -max_inventory)
+        bid = (
+            (u[0] < fill_threshold) & (u[0] < arrival_threshold) & (inventory + 1 <= max_inventory)
+        )
+        ask = (
+            (u[1] < fill_threshold) & (u[1] < arrival_threshold) & (inventory - 1 >= -max_inventory)
+        )
+        bid_fill, ask_fill = bid.astype(np.float64), ask.astype(np.float64)
         inventory = inventory + bid_fill - ask_fill
         d_mid = sigma * np.sqrt(dt) * rng.standard_normal(n, dtype=np.float32)
         total += half_spread * (bid_fill + ask_fill) + inventory * d_mid - phi * inventory**2 * dt
