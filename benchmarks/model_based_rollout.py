@@ -39,11 +39,11 @@ def run(quick: bool = False) -> dict:
         compile_s = time.perf_counter() - start
         keys = iter(jax.random.split(jax.random.key(1), repeats))
         jax_best, jax_median = best_and_median(
-            lambda: jax.block_until_ready(runner(next(keys))), repeats
+            lambda r=runner, ks=keys: jax.block_until_ready(r(next(ks))), repeats
         )
         np_repeats = max(1, repeats - 2) if n >= 100_000 else repeats
         np_best, np_median = best_and_median(
-            lambda: fixed_spread_returns(n, HALF_SPREAD), np_repeats
+            lambda n=n: fixed_spread_returns(n, HALF_SPREAD), np_repeats
         )
         work = n * steps
         rows.append(
