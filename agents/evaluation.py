@@ -1,11 +1,13 @@
 """Monte Carlo evaluation of a policy: whole episodes under jit, in batches of bounded memory.
 
 One compiled program rolls out `batch_size` episodes for exactly `max_steps_in_episode` steps
-(`env.step_env`, no auto-reset), keeping only per-episode running sums of the `info` fields, so
+(no auto-reset; `envs.model_based.rollout.rollout_batch` for model-based markets), keeping only
+per-episode sums of `info`, so
 memory is O(batch_size) whatever the number of episodes. Batches are combined on the host in
 float64 with the parallel (Chan et al.) update of mean and sum of squared deviations, so a million
 episodes neither overflow memory nor lose precision. The policy is a jit argument (a pytree), so
-agents of one class share a compilation across their numbers.
+agents of one class share a compilation across their numbers. Results for a key depend on the
+batch size (the random numbers are drawn per batch).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 PENALISED_REWARDS = ("running_inventory_penalty", "cj_execution")
 
@@ -38,78 +39,90 @@ COLUMNS = (
 )
 
 
-@struct.dataclass
-class EpisodeSums:
-    reward: jax.Array
-    pnl: jax.Array
-    inventory_penalty: jax.Array
-    terminal_penalty: jax.Array
-    fills: jax.Array  # (2,)
-    market_orders: jax.Array  # (2,)
-    spread: jax.Array
-    quoted_steps: jax.Array
-    invalid_actions: jax.Array
+class _CountingBothSides:
+    """The environment with one more `info` field, `both_quoted`, so that the generic rollout's
+    per-episode sums give the number of steps over which the quoted spread is averaged."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    def transition(self, state, action, params, *random):
+        obs, state, reward, done, info = self._env.transition(state, action, params, *random)
+        return obs, state, reward, done, {**info, "both_quoted": jnp.all(info["quoted"])}
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, done, info = self._env.step_env(key, state, action, params)
+        return obs, state, reward, done, {**info, "both_quoted": jnp.all(info["quoted"])}
 
 
-def _zero_sums() -> EpisodeSums:
-    z = jnp.zeros((), jnp.float32)
-    return EpisodeSums(z, z, z, z, jnp.zeros((2,)), jnp.zeros((2,)), z, z, z)
-
-
-def _episode(env, policy, params, num_steps: int, key: jax.Array) -> jax.Array:
-    """One episode's statistics as a vector laid out as COLUMNS."""
+def _generic_rollout(env, params, policy, key, num_episodes: int):
+    """rollout_batch's contract for an environment without `transition`: vmapped `step_env`."""
+    steps = int(params.max_steps_in_episode)
     reset_key, run_key = jax.random.split(key)
-    obs, state = env.reset_env(reset_key, params)
-
-    def step(carry, step_key):
-        obs, state, sums = carry
-        policy_key, env_key = jax.random.split(step_key)
-        action = policy(policy_key, obs)
-        obs, state, reward, _, info = env.step_env(env_key, state, action, params)
-        both = jnp.all(info["quoted"])
-        sums = EpisodeSums(
-            reward=sums.reward + reward,
-            pnl=sums.pnl + info["pnl"],
-            inventory_penalty=sums.inventory_penalty + info["inventory_penalty"],
-            terminal_penalty=sums.terminal_penalty + info["terminal_penalty"],
-            fills=sums.fills + info["fills"],
-            market_orders=sums.market_orders + info["market_orders"],
-            spread=sums.spread + jnp.where(both, info["spread"], 0.0),
-            quoted_steps=sums.quoted_steps + both,
-            invalid_actions=sums.invalid_actions + info["invalid_action"],
-        )
-        return (obs, state, sums), info["inventory"]
-
-    keys = jax.random.split(run_key, num_steps)
-    (_, state, sums), inventories = jax.lax.scan(step, (obs, state, _zero_sums()), keys)
-    q_final = inventories[-1]
-    mean_spread = jnp.where(
-        sums.quoted_steps > 0, sums.spread / jnp.maximum(sums.quoted_steps, 1.0), jnp.nan
+    obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(
+        jax.random.split(reset_key, num_episodes), params
     )
-    return jnp.stack(
-        [
-            sums.reward,
-            sums.pnl,
-            sums.inventory_penalty,
-            sums.terminal_penalty,
-            q_final,
-            jnp.abs(q_final),
-            sums.fills[0],
-            sums.fills[1],
-            sums.market_orders[0],
-            sums.market_orders[1],
-            mean_spread,
-            sums.quoted_steps,
-            sums.invalid_actions,
-        ]
-    ).astype(jnp.float32)
+    act = jax.vmap(policy)
+    step_env = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))
+
+    def step(carry, t):
+        obs, state, total, sums = carry
+        policy_key, env_key = jax.random.split(jax.random.fold_in(run_key, t))
+        action = act(jax.random.split(policy_key, num_episodes), obs)
+        obs, state, reward, _, info = step_env(
+            jax.random.split(env_key, num_episodes), state, action, params
+        )
+        if sums is None:
+            sums = jax.tree.map(jnp.zeros_like, info)
+        sums = jax.tree.map(lambda a, x: a + jnp.asarray(x, a.dtype), sums, info)
+        return (obs, state, total + reward, sums), None
+
+    shapes = jax.eval_shape(lambda: step((obs, state, 0.0, None), 0)[0][3])
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.result_type(float)), shapes)
+    start = (obs, state, jnp.zeros((num_episodes,), jnp.result_type(float)), zeros)
+    (_, state, total, sums), _ = jax.lax.scan(step, start, jnp.arange(steps))
+    return total, sums, state
 
 
 @functools.partial(jax.jit, static_argnames=("env", "num_steps", "batch_size"))
 def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: int):
-    """(batch_size, len(COLUMNS)) episode statistics for batch `batch_index` of `key`."""
-    keys = jax.random.split(jax.random.fold_in(key, batch_index), batch_size)
-    return jax.vmap(lambda k: _episode(env, policy, params, num_steps, k))(keys)
+    """(batch_size, len(COLUMNS)) episode statistics for batch `batch_index` of `key`.
+
+    Model-based markets go through `envs.model_based.rollout.rollout_batch` (one random-number
+    call per step for the whole batch); other environments through a vmapped `step_env`.
+    """
+    # The horizon is static: the scan length must be a Python int, not a traced params leaf.
+    params = params.replace(max_steps_in_episode=num_steps)
+    batch_key = jax.random.fold_in(key, batch_index)
+    wrapped = _CountingBothSides(env)
+    if hasattr(env, "transition") and hasattr(env, "num_random"):
+        from envs.model_based.rollout import rollout_batch
+
+        total, sums, state = rollout_batch(wrapped, params, policy, batch_key, batch_size)
+    else:
+        total, sums, state = _generic_rollout(wrapped, params, policy, batch_key, batch_size)
+    q_final = jnp.asarray(state.inventory, total.dtype)
+    quoted = sums["both_quoted"]
+    mean_spread = jnp.where(quoted > 0, sums["spread"] / jnp.maximum(quoted, 1.0), jnp.nan)
+    columns = [
+        total,
+        sums["pnl"],
+        sums["inventory_penalty"],
+        sums["terminal_penalty"],
+        q_final,
+        jnp.abs(q_final),
+        sums["fills"][:, 0],
+        sums["fills"][:, 1],
+        sums["market_orders"][:, 0],
+        sums["market_orders"][:, 1],
+        mean_spread,
+        quoted,
+        sums["invalid_action"],
+    ]
+    return jnp.stack([jnp.asarray(c, total.dtype) for c in columns], axis=1)
 
 
 class _Moments:

@@ -18,18 +18,26 @@ class ObsReader:
     inventory_index: int = struct.field(pytree_node=False)
     time_index: int = struct.field(pytree_node=False)
     mid_index: int = struct.field(pytree_node=False, default=-1)
+    normalised: bool = struct.field(pytree_node=False, default=False)
+
+    def _read(self, obs: jax.Array, index: int) -> jax.Array:
+        value = jnp.asarray(obs)[index]
+        if self.normalised:
+            value = value * self.scale[index] + self.centre[index]
+        return value
 
     def raw(self, obs: jax.Array) -> jax.Array:
-        return jnp.asarray(obs, jnp.float32) * self.scale + self.centre
+        obs = jnp.asarray(obs)
+        return obs * self.scale + self.centre if self.normalised else obs
 
     def inventory(self, obs: jax.Array) -> jax.Array:
-        return self.raw(obs)[self.inventory_index]
+        return self._read(obs, self.inventory_index)
 
     def time(self, obs: jax.Array) -> jax.Array:
-        return self.raw(obs)[self.time_index]
+        return self._read(obs, self.time_index)
 
     def mid(self, obs: jax.Array) -> jax.Array:
-        return self.raw(obs)[self.mid_index]
+        return self._read(obs, self.mid_index)
 
 
 def make_reader(env, params) -> ObsReader:
@@ -49,12 +57,13 @@ def make_reader(env, params) -> ObsReader:
         inventory_index=int(index["inventory"]),
         time_index=int(index["time"]),
         mid_index=int(index.get("midprice", -1)),
+        normalised=bool(getattr(getattr(env, "config", None), "normalize_obs", False)),
     )
 
 
 def step_index(time: jax.Array, dt: float, num_steps: int) -> jax.Array:
     """n with t = n dt, rounded and clipped to the steps where an action is taken (0..N-1)."""
-    return jnp.clip(jnp.round(time / dt), 0, num_steps - 1).astype(jnp.int32)
+    return jnp.clip(jnp.round(time * (1.0 / dt)), 0, num_steps - 1).astype(jnp.int32)
 
 
 def inventory_index(inventory: jax.Array, q_min: int, q_max: int) -> jax.Array:

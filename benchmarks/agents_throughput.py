@@ -1,0 +1,122 @@
+"""Evaluation throughput of the optimal market maker versus a fixed spread on `cartea_jaimungal_mm`.
+
+The optimal agent (CJP §10.2) looks its depths up in tables solved once on the environment's grid,
+so a policy step should cost about what a fixed spread costs, with 7 or 201 inventory levels
+(max_inventory 3 or 100). The CPU baseline is what recomputing the solution every step costs:
+one SciPy matrix exponential per decision (what a per-step implementation does), timed here in
+the same process. Also reported: the one-off table build (float64 solve on the host).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import jax
+import numpy as np
+import scipy.linalg
+
+import envs
+from agents import make_agent
+from agents.evaluation import _rollout
+from agents.policies.market_making import cartea_jaimungal_problem
+from agents.solvers import limit_order_hjb
+
+
+def _time_rollouts(env, params, policies: dict, batch: int, repeats: int) -> dict:
+    """{name: (first call s, best s, median s)}; the agents' calls are interleaved within each
+    repeat so that a busy machine slows them alike."""
+    steps = int(params.max_steps_in_episode)
+    key = jax.random.key(0)
+    first, times = {}, {name: [] for name in policies}
+    for name, policy in policies.items():
+        start = time.perf_counter()
+        jax.block_until_ready(_rollout(env, policy, params, key, 0, steps, batch))
+        first[name] = time.perf_counter() - start
+    for i in range(repeats):
+        for name, policy in policies.items():
+            start = time.perf_counter()
+            jax.block_until_ready(_rollout(env, policy, params, key, i + 1, steps, batch))
+            times[name].append(time.perf_counter() - start)
+    return {n: (first[n], min(t), statistics.median(t)) for n, t in times.items()}
+
+
+def _per_step_expm_seconds(params, repeats: int) -> float:
+    """Median time of one decision that recomputes ω = exp(A(T-t)) z (SciPy, float64)."""
+    problem = cartea_jaimungal_problem(params)
+    a = limit_order_hjb.generator(problem)
+    z = np.exp(problem.kappa * problem.terminal_value)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        omega = scipy.linalg.expm(a * (1.0 - i / (repeats + 1))) @ z
+        np.log(omega)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(quick: bool) -> dict:
+    batches = [1024] if quick else [1024, 8192]
+    repeats = 5 if quick else 15
+    rows = []
+    for max_inventory in (3, 100):
+        env, params = envs.make("cartea_jaimungal_mm", max_inventory=max_inventory)
+        steps = int(params.max_steps_in_episode)
+        start = time.perf_counter()
+        optimal = make_agent("cartea_jaimungal_mm", env, params)
+        build = time.perf_counter() - start
+        agents = {
+            "cartea_jaimungal_mm": optimal,
+            "fixed_spread": make_agent("fixed_spread", env, params),
+        }
+        for batch in batches:
+            timings = _time_rollouts(env, params, agents, batch, repeats)
+            base = timings["fixed_spread"][1]
+            for name, (first, best, median) in timings.items():
+                rows.append(
+                    {
+                        "agent": name,
+                        "inventory_levels": 2 * max_inventory + 1,
+                        "batch_episodes": batch,
+                        "steps_per_episode": steps,
+                        "compile_s": round(max(first - median, 0.0), 3),
+                        "best_s": round(best, 4),
+                        "median_s": round(median, 4),
+                        "env_steps_per_s": round(batch * steps / best),
+                        "cost_vs_fixed_spread": round(best / base, 3),
+                        "table_build_s": round(build, 4) if name == "cartea_jaimungal_mm" else 0.0,
+                    }
+                )
+        expm = _per_step_expm_seconds(params, 20 if quick else 50)
+        rows.append(
+            {
+                "agent": "per-step matrix exponential (SciPy, CPU baseline)",
+                "inventory_levels": 2 * max_inventory + 1,
+                "batch_episodes": 1,
+                "steps_per_episode": steps,
+                "compile_s": 0.0,
+                "best_s": round(expm * steps, 4),
+                "median_s": round(expm * steps, 4),
+                "env_steps_per_s": round(1.0 / expm),
+                "cost_vs_fixed_spread": float("nan"),
+                "table_build_s": 0.0,
+            }
+        )
+    device = jax.devices()[0]
+    return {
+        "name": "agents_throughput",
+        "description": "python -m agents.evaluate throughput on cartea_jaimungal_mm: optimal "
+        "(table lookup) vs fixed-spread agent, 7 and 201 inventory levels",
+        "rows": rows,
+        "notes": f"device {device.platform}:{device.device_kind}; one jitted batch of whole episodes "
+        f"(best and median of {repeats} repeats after a compile call, block_until_ready); "
+        "cost_vs_fixed_spread = best time / fixed spread's best time at the same batch and levels; "
+        "the SciPy row is the cost of one per-step matrix exponential, times the episode's steps, "
+        "for one episode.",
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick=True), indent=2))
