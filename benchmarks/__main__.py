@@ -10,15 +10,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import platform
 import sys
 import time
 from pathlib import Path
 
-import jax
+# One XLA host device per core, so CPU benchmarks can use every core (set before JAX starts).
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+    ).strip()
 
-import benchmarks
+import jax  # noqa: E402
+
+import benchmarks  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -25,8 +25,11 @@ def fixed_spread_returns(
     terminal_time: float = 1.0,
     num_steps: int = 300,
     seed: int = 0,
+    dtype=np.float64,
 ) -> np.ndarray:
-    """Episode returns of the fixed-spread agent (depth `half_spread` both sides)."""
+    """Episode returns of the fixed-spread agent (depth `half_spread` both sides).
+
+    `dtype` of the random draws: float64 is NumPy's (and mbt_gym's) default; float32 is leaner."""
     rng = np.random.default_rng(seed)
     n = num_trajectories
     dt = terminal_time / num_steps
@@ -35,7 +38,7 @@ def fixed_spread_returns(
     inventory = np.zeros(n)
     total = np.zeros(n)
     for step in range(num_steps):
-        u = rng.random((2, n), dtype=np.float32)
+        u = rng.random((2, n), dtype=dtype)
         bid = (
             (u[0] < fill_threshold) & (u[0] < arrival_threshold) & (inventory + 1 <= max_inventory)
         )
@@ -44,7 +47,7 @@ def fixed_spread_returns(
         )
         bid_fill, ask_fill = bid.astype(np.float64), ask.astype(np.float64)
         inventory = inventory + bid_fill - ask_fill
-        d_mid = sigma * np.sqrt(dt) * rng.standard_normal(n, dtype=np.float32)
+        d_mid = sigma * np.sqrt(dt) * rng.standard_normal(n, dtype=dtype)
         total += half_spread * (bid_fill + ask_fill) + inventory * d_mid - phi * inventory**2 * dt
         if step == num_steps - 1:
             total -= alpha * inventory**2

@@ -65,3 +65,40 @@ def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int
     carry = (obs, state, jnp.zeros((n,), real_dtype()), _zero_sums(probe))
     (obs, state, total, sums), _ = jax.lax.scan(step, carry, jnp.arange(num_steps))
     return total, sums, state
+
+
+def rollout_blocks(env, params, policy: Policy, key: jax.Array, num_episodes: int, block_size: int):
+    """`rollout_batch` run as sequential blocks of `block_size` episodes (`lax.map`).
+
+    On a CPU a block whose state fits in cache runs markedly faster per step than one wide batch;
+    on a GPU use one wide batch (`block_size = num_episodes`). Same outputs, concatenated.
+    """
+    if num_episodes % block_size:
+        raise ValueError(f"num_episodes={num_episodes} is not a multiple of block_size={block_size}")
+    keys = jax.random.split(key, num_episodes // block_size)
+    out = jax.lax.map(lambda k: rollout_batch(env, params, policy, k, block_size), keys)
+    return jax.tree.map(lambda x: x.reshape(num_episodes, *x.shape[2:]), out)
+
+
+def rollout_sharded(
+    env, params, policy: Policy, key: jax.Array, num_episodes: int, block_size: int, devices=None
+):
+    """`rollout_blocks` with the blocks spread over `devices` (default: all), one thread each.
+
+    On a CPU, start the process with `XLA_FLAGS=--xla_force_host_platform_device_count=<cores>` to
+    get one device per core (`python -m benchmarks` does). Returns the same outputs as
+    `rollout_blocks` with the blocks in device order.
+    """
+    devices = jax.devices() if devices is None else devices
+    num_blocks = num_episodes // block_size
+    if len(devices) == 1 or num_blocks % len(devices):
+        return rollout_blocks(env, params, policy, key, num_episodes, block_size)
+    mesh = jax.sharding.Mesh(devices, ("blocks",))
+    spec = jax.sharding.PartitionSpec("blocks")
+
+    def local(keys):
+        out = jax.lax.map(lambda k: rollout_batch(env, params, policy, k, block_size), keys)
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), out)
+
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return sharded(jax.random.split(key, num_blocks))
