@@ -85,8 +85,9 @@ def to_env_action(spec: ActionSpec, raw: jnp.ndarray) -> jnp.ndarray:
         low = np.asarray(spec.low, np.float32)
         high = np.asarray(spec.high, np.float32)
         bounded = np.isfinite(low) & np.isfinite(high)
-        center = np.where(bounded, (low + high) / 2, 0.0).astype(np.float32)
-        half = np.where(bounded, (high - low) / 2, 1.0).astype(np.float32)
+        finite_low, finite_high = np.where(bounded, low, -1.0), np.where(bounded, high, 1.0)
+        center = (finite_low + finite_high) / 2  # unbounded dimensions: centre 0, scale 1
+        half = (finite_high - finite_low) / 2
         action = jnp.clip(center + half * raw, low, high)
         return action.reshape(raw.shape[:-1] + spec.shape).astype(jnp.float32)
     return raw.astype(jnp.int32)

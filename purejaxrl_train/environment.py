@@ -32,6 +32,11 @@ def known_environments() -> tuple[str, ...]:
     return tuple(project) + tuple(n for n in gymnax.registered_envs if n not in project)
 
 
+def is_project_env(name: str) -> bool:
+    """Whether `name` is one of the project's markets (built by `envs.make`)."""
+    return name in _project_registry()[1]
+
+
 def make_env(name: str, overrides: tuple[tuple[str, Any], ...] | dict = ()) -> tuple[Any, Any]:
     """(env, params) for `name`, with parameter `overrides` applied."""
     overrides = dict(overrides)

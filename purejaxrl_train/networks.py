@@ -139,12 +139,3 @@ def make_network(config: TrainConfig, spec: ActionSpec) -> nn.Module:
 def initial_carry(config: TrainConfig, batch: int) -> jax.Array:
     """Zero recurrent state for `batch` environments ((batch, 0) for feed-forward networks)."""
     return jnp.zeros((batch, config.gru_size if config.recurrent else 0), jnp.float32)
-
-
-def init_params(config: TrainConfig, spec: ActionSpec, obs_dim: int, key: jax.Array):
-    """Network parameters for observations of size `obs_dim`."""
-    network = make_network(config, spec)
-    carry = initial_carry(config, 1)
-    obs = jnp.zeros((1, 1, obs_dim), jnp.float32)
-    resets = jnp.zeros((1, 1), bool)
-    return network.init(key, carry, obs, resets)

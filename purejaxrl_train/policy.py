@@ -7,7 +7,6 @@ it outside jit and call its pure methods inside.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -17,7 +16,6 @@ from purejaxrl_train.config import TrainConfig
 from purejaxrl_train.distributions import (
     ActionSpec,
     action_spec_from_space,
-    deterministic_action,
     make_distribution,
     to_env_action,
 )
@@ -84,25 +82,3 @@ class ActorCritic:
 
     def env_action(self, raw: jax.Array) -> jax.Array:
         return to_env_action(self.action_spec, raw)
-
-    def greedy_policy(self, params, obs_rms: RunningMeanStd) -> Callable:
-        """A pure `policy(key, obs) -> action` acting greedily on a single observation.
-
-        Feed-forward only: a recurrent policy needs its hidden state between steps.
-        """
-        if self.config.recurrent:
-            raise ValueError(
-                "a recurrent policy keeps a hidden state between steps and cannot be a "
-                "stateless policy(key, obs); use purejaxrl_train.evaluation.evaluate_policy"
-            )
-
-        def policy(key, obs):
-            del key
-            features = self.normalized(obs_rms, self.features(obs))
-            carry = self.initial_carry(1)
-            _, head, _, _ = self.network.apply(
-                params, carry, features[None, None], jnp.zeros((1, 1), bool)
-            )
-            return self.env_action(deterministic_action(self.action_spec, head[0, 0]))
-
-        return policy
