@@ -53,7 +53,8 @@ def test_blocks_and_shards_are_the_same_computation():
     key = jax.random.key(0)
     blocked = rollout_blocks(env, params, policy, key, 12, 4)[0]
     keys = jax.random.split(key, 3)
-    by_hand = jnp.concatenate([rollout_batch(env, params, policy, k, 4)[0] for k in keys])
+    batch = jax.jit(lambda k: rollout_batch(env, params, policy, k, 4)[0])
+    by_hand = jnp.concatenate([batch(k) for k in keys])
     np.testing.assert_allclose(np.asarray(blocked), np.asarray(by_hand), rtol=1e-6)
     sharded = rollout_sharded(env, params, policy, key, 12, 4)[0]
     np.testing.assert_allclose(np.asarray(sharded), np.asarray(by_hand), rtol=1e-6)
