@@ -121,23 +121,31 @@ def test_cev_mean_without_drift():
     assert_mean(s, 100.0, "E[S_T]")
 
 
-def test_models_vectorise_over_parameters_without_cross_talk():
+@pytest.mark.parametrize(
+    "model, make_params, values",
+    [
+        (mp.Heston(), lambda v: mp.HestonParams(correlation=v), [-0.9, 0.0, 0.5]),
+        (mp.CEV(), lambda v: mp.CEVParams(elasticity=v), [0.3, 0.8, 1.2]),
+        (mp.OUDrift(jumps=True), lambda v: mp.OUDriftParams(alpha_sigma=v), [0.0, 0.5, 2.0]),
+    ],
+)
+def test_models_vectorise_over_parameters_without_cross_talk(model, make_params, values):
     """vmap over per-path parameters equals running each path alone (mbt_gym's Heston, CEV and
     OU-alpha mix trajectories when batched)."""
-    model = mp.Heston()
-    correlations = jnp.array([-0.9, 0.0, 0.5])
-    params = jax.vmap(lambda r: mp.HestonParams(correlation=r))(correlations)
-    keys = jax.random.split(jax.random.key(3), 3)
+    params = jax.vmap(make_params)(jnp.array(values))
+    keys = jax.random.split(jax.random.key(3), len(values))
+    arrivals = jnp.array([1.0, 0.0])  # a sell market order every step: the OU-jump alpha jumps
 
+    @jax.jit
     def run(p, key):
         def body(state, k):
             _, normals = draw(k, 0, model.num_normals)
-            return model.step(state, p, 0.01, normals, NO_ARRIVALS, 0.0)[0], None
+            return model.step(state, p, 0.01, normals, arrivals, 0.0)[0], None
 
         return jax.lax.scan(body, model.init(p), jax.random.split(key, 20))[0].price
 
     batched = jax.vmap(run)(params, keys)
-    singles = [run(mp.HestonParams(correlation=float(r)), k) for r, k in zip(correlations, keys)]
+    singles = [run(make_params(jnp.float32(v)), k) for v, k in zip(values, keys)]
     np.testing.assert_allclose(np.asarray(batched), np.asarray(singles), rtol=1e-6)
 
 

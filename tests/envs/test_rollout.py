@@ -37,11 +37,11 @@ def test_rollout_batch_equals_an_explicit_loop():
         action = jax.vmap(policy)(jax.random.split(policy_key, n), obs)
         u, z = draw(draw_key, *env.num_random, (n,))
         for i in range(n):
-            s_i = jax.tree.map(lambda x: x[i], state)
+            s_i = jax.tree.map(lambda x, i=i: x[i], state)
             o, s_new, r, _, info = transition(s_i, action[i], params, u[:, i], z[:, i], None)
             total[i] += float(r)
             fills[i] += np.asarray(info["fills"])
-            state = jax.tree.map(lambda full, x: full.at[i].set(x), state, s_new)
+            state = jax.tree.map(lambda full, x, i=i: full.at[i].set(x), state, s_new)
             obs = obs.at[i].set(o)
     np.testing.assert_allclose(np.asarray(returns), total, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(np.asarray(sums["fills"]), fills)
