@@ -9,6 +9,8 @@ quantities that enter these steps (zero when the step does not apply).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -41,51 +43,68 @@ def _ring_exclusive_cumsum(x: jax.Array, head: jax.Array) -> jax.Array:
     return inclusive - x - before_head + jnp.where(wrapped, inclusive[-1], 0)
 
 
-def _roll_from_next(x: jax.Array) -> jax.Array:
-    """out[i] = x[i + 1], cyclically."""
-    return jnp.concatenate([x[1:], x[:1]])
-
-
 def _roll_from_prev(x: jax.Array) -> jax.Array:
     """out[i] = x[i - 1], cyclically."""
     return jnp.concatenate([x[-1:], x[:-1]])
 
 
-def _update_side(side, rank, quantity, consumed, remove, remove_rank, insert, insert_rank, new):
-    """Drop the ``consumed`` best orders, remove the order at ``remove_rank``, insert ``new``.
+def _materialise(*values):
+    """``values`` unchanged, computed once before any later use (an XLA optimisation barrier).
 
-    At most one of the three applies to a side in one message. ``quantity`` already has fills and
-    reductions subtracted. An insert into a full side overwrites the worst order (its eviction is
-    accounted for by the caller).
+    Per-book scalars that enter per-slot loops are computed here first: left to itself XLA:CPU fuses
+    their computation into each loop, which made the engine several times slower.
+    """
+    return lax.optimization_barrier(values)
+
+
+def _in_range(x: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    return jnp.where(x >= lo, x <= hi, False)
+
+
+def _update_side(side, rank, quantity, advance, shift_lo, shift_hi, new_rank, new_count, new):
+    """Move the head by ``advance``, shift ranks ``shift_lo..shift_hi`` back by one slot, put
+    ``new`` at rank ``new_rank`` (none if -1), and clear the slots past ``new_count``.
+
+    The three edits a message can make to a side reduce to this: a sweep advances the head past the
+    filled orders; removing the order at rank r shifts ranks 1..r back and advances the head by one;
+    an insert at rank p shifts ranks p+1..count back (a full side loses its worst order).
+    ``quantity`` already has fills and reductions subtracted.
     """
     n = side.price.shape[-1]
-    count = side.count
-    full = count == n
-    from_next = remove & (rank >= remove_rank) & (rank < count - 1)
-    from_prev = insert & (rank > insert_rank) & (rank <= jnp.minimum(count, n - 1))
-    at_new = insert & (rank == insert_rank)
-    new_count = count - consumed - remove.astype(_I32) + (insert & ~full).astype(_I32)
-    head = side.head + consumed
-    head = jnp.where(head >= n, head - n, head)
-    new_rank = rank - consumed
-    new_rank = jnp.where(new_rank < 0, new_rank + n, new_rank)
-    occupied = new_rank < new_count
+    from_prev = _in_range(rank, shift_lo, shift_hi)
+    at_new = rank == new_rank
+    new_r = rank - advance
+    new_r = jnp.where(new_r < 0, new_r + n, new_r)
+    occupied = new_r < new_count
 
     def move(x, value):
-        x = jnp.where(from_next, _roll_from_next(x), x)
         x = jnp.where(from_prev, _roll_from_prev(x), x)
-        x = jnp.where(at_new, value, x)
-        return jnp.where(occupied, x, 0)
+        return jnp.where(occupied, jnp.where(at_new, value, x), 0)
 
+    head = side.head + advance
     return Side(
         price=move(side.price, new[0]),
         quantity=move(quantity, new[1]),
         order_id=move(side.order_id, new[2]),
         trader_id=move(side.trader_id, new[3]),
         arrival=move(side.arrival, new[4]),
-        head=head,
+        head=jnp.where(head >= n, head - n, head),
         count=new_count,
     )
+
+
+def _side_plan(count, n, consumed, remove, remove_rank, insert, insert_rank):
+    """Scalars for ``_update_side``: at most one of sweep, removal, insert applies to a side."""
+    advance = consumed + remove.astype(_I32)
+    shift_lo = jnp.where(remove, 1, jnp.where(insert, insert_rank + 1, n))
+    shift_hi = jnp.where(remove, remove_rank, jnp.minimum(count, n - 1))
+    new_rank = jnp.where(insert, insert_rank, -1)
+    new_count = count - advance + (insert & (count < n)).astype(_I32)
+    return advance, shift_lo, shift_hi, new_rank, new_count
+
+
+_LOWEST = jnp.iinfo(jnp.int32).min
+_HIGHEST = jnp.iinfo(jnp.int32).max
 
 
 def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
@@ -95,22 +114,21 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     price, oid, trader = msg[m.PRICE], msg[m.ORDER_ID], msg[m.TRADER_ID]
     n, num_fill_rows, num_traders = book.capacity, book.max_fills, book.num_traders
     bids, asks, c = book.bids, book.asks, book.counters
+    slot = jnp.arange(n, dtype=_I32)
     rank_b, valid_b = logical_index(bids)
     rank_a, valid_a = logical_index(asks)
 
-    # --- decode: which steps apply, and with which quantities
+    # --- decode: which steps apply (per-book scalars)
     is_type = [typ == t for t in range(m.NUM_TYPES)]
     known = (typ >= 0) & (typ < m.NUM_TYPES)
     buy = direction == m.BUY
     direction_ok = buy | (direction == m.SELL)
-    order_event = (
-        is_type[m.SUBMIT]
-        | is_type[m.MARKET]
-        | is_type[m.CANCEL]
-        | is_type[m.DELETE]
-        | is_type[m.EXECUTE]
-        | is_type[m.HIDDEN]
-        | is_type[m.CROSS]
+    order_event = functools.reduce(
+        jnp.logical_or,
+        [
+            is_type[t]
+            for t in (m.SUBMIT, m.MARKET, m.CANCEL, m.DELETE, m.EXECUTE, m.HIDDEN, m.CROSS)
+        ],
     )
     bad = (
         (order_event & (~direction_ok | (size <= 0)))
@@ -121,8 +139,13 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
         | (is_type[m.HALT] & ((price < m.HALT_CODE_HALT) | (price > m.HALT_CODE_RESUME_TRADING)))
     )
     ok = known & ~bad
+    is_type, buy, ok = _materialise(is_type, buy, ok)
+
+    # --- order ids in the book: duplicates of a SUBMIT, the order a cancel or execution names
     id_b = valid_b & (bids.order_id == oid)
     id_a = valid_a & (asks.order_id == oid)
+    id_at_price_b = jnp.any(id_b & (bids.price == price))
+    id_at_price_a = jnp.any(id_a & (asks.price == price))
     duplicate = ok & is_type[m.SUBMIT] & (jnp.any(id_b) | jnp.any(id_a))
     submit = ok & is_type[m.SUBMIT] & ~duplicate
     market = ok & is_type[m.MARKET]
@@ -130,18 +153,28 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     execute = ok & is_type[m.EXECUTE]
     reduce_at_price = ok & (is_type[m.CANCEL] | is_type[m.DELETE] | is_type[m.EXECUTE])
     cancel_id = ok & is_type[m.CANCEL_ID]
+    found_by_id = reduce_at_price & jnp.where(buy, id_at_price_b, id_at_price_a)
 
-    # --- the order a CANCEL/DELETE/EXECUTE/CANCEL_ID reduces: by id, else the snapshot level
-    at_price_b = reduce_at_price & buy & valid_b & (bids.price == price)
-    at_price_a = reduce_at_price & ~buy & valid_a & (asks.price == price)
-    by_id_b, by_id_a = at_price_b & id_b, at_price_a & id_a
-    found_by_id = jnp.any(by_id_b) | jnp.any(by_id_a)
-    snapshot_b = at_price_b & (bids.order_id <= SNAPSHOT_ID_BASE)
-    snapshot_a = at_price_a & (asks.order_id <= SNAPSHOT_ID_BASE)
-    target_b = jnp.where(found_by_id, by_id_b, snapshot_b) | (cancel_id & id_b)
-    target_a = jnp.where(found_by_id, by_id_a, snapshot_a) | (cancel_id & id_a)
+    # --- the order a CANCEL/DELETE/EXECUTE/CANCEL_ID reduces: id and price in ranges per side.
+    # By id (and price, except CANCEL_ID); else the snapshot aggregate at that side and price.
+    by_id = found_by_id | cancel_id
+    id_lo = jnp.where(by_id, oid, _LOWEST)
+    id_hi = jnp.where(by_id, oid, SNAPSHOT_ID_BASE)
+    id_lo_b = jnp.where((reduce_at_price & buy) | cancel_id, id_lo, _HIGHEST)
+    id_lo_a = jnp.where((reduce_at_price & ~buy) | cancel_id, id_lo, _HIGHEST)
+    price_lo = jnp.where(cancel_id, _LOWEST, price)
+    price_hi = jnp.where(cancel_id, _HIGHEST, price)
+    id_lo_b, id_lo_a, id_hi, price_lo, price_hi = _materialise(
+        id_lo_b, id_lo_a, id_hi, price_lo, price_hi
+    )
+    target_b = valid_b & _in_range(bids.order_id, id_lo_b, id_hi)
+    target_b = target_b & _in_range(bids.price, price_lo, price_hi)
+    target_a = valid_a & _in_range(asks.order_id, id_lo_a, id_hi)
+    target_a = target_a & _in_range(asks.price, price_lo, price_hi)
     target_qty_b = _sum(jnp.where(target_b, bids.quantity, 0))
     target_qty_a = _sum(jnp.where(target_a, asks.quantity, 0))
+    remove_rank_b = _sum(jnp.where(target_b, rank_b, 0))
+    remove_rank_a = _sum(jnp.where(target_a, rank_a, 0))
     target_qty = target_qty_b + target_qty_a
     has_target = target_qty > 0
     delete_by_id = is_type[m.DELETE] & found_by_id
@@ -156,29 +189,33 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
 
     # --- the side that trades: asks for a buy aggressor or for an execution of an ask
     trade_on_asks = jnp.where(execute, ~buy, buy)
+    unlimited = market & (price <= 0)
+    cross_lo = jnp.where(unlimited | trade_on_asks, _LOWEST, price)
+    cross_hi = jnp.where(unlimited | ~trade_on_asks, _HIGHEST, price)
+    cross_lo = jnp.where(aggressor, cross_lo, _HIGHEST)
+    cross_hi = jnp.where(aggressor, cross_hi, _LOWEST)
+    aggressor_size = jnp.where(aggressor, size, 0)
+    t_head = jnp.where(trade_on_asks, asks.head, bids.head)
+    executed = jnp.where(execute, amount, 0)
+    exec_rank = jnp.where(trade_on_asks, remove_rank_a, remove_rank_b)
+    exec_slot = jnp.where(execute, jnp.remainder(t_head + exec_rank, n), -1)
+    trade_on_asks, cross_lo, cross_hi, aggressor_size, t_head, exec_slot = _materialise(
+        trade_on_asks, cross_lo, cross_hi, aggressor_size, t_head, exec_slot
+    )
 
     def pick(on_bids, on_asks):
         return jnp.where(trade_on_asks, on_asks, on_bids)
 
     t_price, t_qty = pick(bids.price, asks.price), pick(bids.quantity, asks.quantity)
-    t_oid, t_tid = pick(bids.order_id, asks.order_id), pick(bids.trader_id, asks.trader_id)
-    t_rank, t_valid, t_head = (
-        pick(rank_b, rank_a),
-        pick(valid_b, valid_a),
-        pick(bids.head, asks.head),
-    )
-    t_target = pick(target_b, target_a)
+    t_valid = pick(valid_b, valid_a)
 
     # --- matching as a prefix sum: fill_i = clip(q - shares ahead of i, 0, q_i)
-    unlimited = market & (price <= 0)
-    crosses = unlimited | jnp.where(buy, t_price <= price, t_price >= price)
-    available = jnp.where(aggressor & t_valid & crosses, t_qty, 0)
+    available = jnp.where(t_valid & _in_range(t_price, cross_lo, cross_hi), t_qty, 0)
     ahead = _ring_exclusive_cumsum(available, t_head)
-    fill = jnp.clip(jnp.where(aggressor, size, 0) - ahead, 0, available)
+    fill = jnp.clip(aggressor_size - ahead, 0, available)
     filled = _sum(fill)
     consumed = _sum((fill == t_qty) & (fill > 0))
-    executed = jnp.where(execute, amount, 0)
-    trade = fill + jnp.where(t_target & execute, amount, 0)
+    trade = fill + jnp.where(slot == exec_slot, executed, 0)
     volume = filled + executed
 
     # --- the remainder of a SUBMIT rests on its own side; a full side evicts its worst order
@@ -191,12 +228,10 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     evict_new = inserting & own_full & (insert_rank >= n)
     evict_worst = inserting & own_full & (insert_rank < n)
     do_insert = inserting & ~evict_new
-    worst_b, worst_a = rank_b == n - 1, rank_a == n - 1
+    worst_b, worst_a = rank_b == n - 1, rank_a == n - 1  # the worst order of a full side
 
     def worst(field_b, field_a):
-        return jnp.where(
-            buy, _sum(jnp.where(worst_b, field_b, 0)), _sum(jnp.where(worst_a, field_a, 0))
-        )
+        return _sum(jnp.where(buy, jnp.where(worst_b, field_b, 0), jnp.where(worst_a, field_a, 0)))
 
     evicted_qty = jnp.where(
         evict_new, rest, jnp.where(evict_worst, worst(bids.quantity, asks.quantity), 0)
@@ -209,39 +244,50 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     )
 
     new_order = (price, rest, oid, trader, book.next_arrival)
+    plan_b = _side_plan(
+        bids.count,
+        n,
+        jnp.where(trade_on_asks, 0, consumed),
+        removes & (target_qty_b > 0),
+        remove_rank_b,
+        do_insert & buy,
+        insert_rank_b,
+    )
+    plan_a = _side_plan(
+        asks.count,
+        n,
+        jnp.where(trade_on_asks, consumed, 0),
+        removes & (target_qty_a > 0),
+        remove_rank_a,
+        do_insert & ~buy,
+        insert_rank_a,
+    )
+    plan_b, plan_a, new_order, amount = _materialise(plan_b, plan_a, new_order, amount)
     new_bids = _update_side(
         bids,
         rank_b,
         bids.quantity - jnp.where(trade_on_asks, 0, fill) - jnp.where(target_b, amount, 0),
-        jnp.where(trade_on_asks, 0, consumed),
-        removes & (target_qty_b > 0),
-        _sum(jnp.where(target_b, rank_b, 0)),
-        do_insert & buy,
-        insert_rank_b,
+        *plan_b,
         new_order,
     )
     new_asks = _update_side(
         asks,
         rank_a,
         asks.quantity - jnp.where(trade_on_asks, fill, 0) - jnp.where(target_a, amount, 0),
-        jnp.where(trade_on_asks, consumed, 0),
-        removes & (target_qty_a > 0),
-        _sum(jnp.where(target_a, rank_a, 0)),
-        do_insert & ~buy,
-        insert_rank_a,
+        *plan_a,
         new_order,
     )
 
     # --- fills: the first max_fills traded orders in priority order (the execution's target)
     row = jnp.arange(num_fill_rows, dtype=_I32)
-    target_rank = _sum(jnp.where(t_target, t_rank, 0))
-    slot = jnp.remainder(t_head + jnp.where(execute, target_rank, row), n)
+    row_slot = jnp.where(execute, exec_slot, jnp.remainder(t_head + row, n))
     row_used = (row < n) & (~execute | (row == 0))
-    row_qty = jnp.where(row_used, trade[slot], 0)
+    row_qty = jnp.where(row_used, trade[row_slot], 0)
     row_on = row_qty > 0
+    t_oid, t_tid = pick(bids.order_id, asks.order_id), pick(bids.trader_id, asks.trader_id)
     num_fills = _sum(trade > 0)
 
-    # --- totals, per trader: resting side sells when it is the ask side
+    # --- totals, per trader: the resting side sells when it is the ask side
     traders = jnp.arange(num_traders, dtype=_I32)
     of_trader = t_tid[None, :] == traders[:, None]
     trade_notional = trade.astype(jnp.float32) * t_price.astype(jnp.float32)
@@ -274,10 +320,10 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
         evicted=evicted_qty,
     )
     fills = Fills(
-        price=jnp.where(row_on, t_price[slot], 0),
+        price=jnp.where(row_on, t_price[row_slot], 0),
         quantity=row_qty,
-        order_id=jnp.where(row_on, t_oid[slot], 0),
-        trader_id=jnp.where(row_on, t_tid[slot], 0),
+        order_id=jnp.where(row_on, t_oid[row_slot], 0),
+        trader_id=jnp.where(row_on, t_tid[row_slot], 0),
         evicted_order_id=evicted_oid,
         evicted_trader_id=evicted_tid,
         evicted_quantity=evicted_qty,
