@@ -52,6 +52,11 @@ AGENTS: dict[str, AgentSpec] = {
         {"inventory_bound": "int"},
         "CJP 2015 section 10.2 optimal market maker (matrix exponential)",
     ),
+    "cartea_jaimungal_touch": AgentSpec(
+        market_making.make_cartea_jaimungal_touch,
+        {"inventory_bound": "int", "substeps": "int"},
+        "CJP 2015 section 10.2.2 optimal market maker at the touch (finite differences)",
+    ),
     "cartea_jaimungal_execution": AgentSpec(
         execution.make_cartea_jaimungal_execution,
         {},

@@ -13,7 +13,7 @@ from agents import model
 from agents.observation import ObsReader, make_reader
 from agents.policies.tables import QuoteTablePolicy, make_table_policy
 from agents.solvers import avellaneda_stoikov as as_formulas
-from agents.solvers import limit_order_hjb
+from agents.solvers import limit_order_hjb, qvi
 
 
 @struct.dataclass
@@ -149,4 +149,48 @@ def make_cartea_jaimungal_mm(env, params, inventory_bound: int | None = None) ->
         solution.bid_depth,
         solution.ask_depth,
         agent="cartea_jaimungal_mm",
+    )
+
+
+def make_cartea_jaimungal_touch(
+    env, params, inventory_bound: int | None = None, substeps: int | None = None
+) -> QuoteTablePolicy:
+    """CJP §10.2.2, market making at the touch: post or not on each side (a switching problem with
+    no closed form, solved by the finite-difference scheme). Quotes earn half_spread and are filled
+    by every market order; with `touch_and_market`, one-unit market orders pay half_spread too.
+    `.value(t, q)` gives h."""
+    agent = "cartea_jaimungal_touch"
+    rate_bid, rate_ask = model.arrival_rates(params, agent)
+    q = model.inventory_bound(params, agent, inventory_bound)
+    problem = limit_order_hjb.LimitOrderProblem(
+        rate_bid=rate_bid,
+        rate_ask=rate_ask,
+        kappa=1.0,  # unused at the touch
+        phi=model.field(params, "reward.phi", agent),
+        terminal_time=model.field(params, "terminal_time", agent),
+        q_min=-q,
+        q_max=q,
+        terminal_value=limit_order_hjb.quadratic_terminal(
+            -q, q, model.field(params, "reward.alpha", agent)
+        ),
+    )
+    half_spread = model.field(params, "half_spread", agent)
+    orders = None
+    if env.action_type == "touch_and_market":
+        orders = qvi.MarketOrderOptions(cost=half_spread, allow_sell=True, allow_buy=True)
+    solution = qvi.solve(
+        problem, int(params.max_steps_in_episode), orders, substeps=substeps, touch=half_spread
+    )
+    return make_table_policy(
+        env,
+        params,
+        make_reader(env, params),
+        problem.q_min,
+        solution.h,
+        solution.post_bid,
+        solution.post_ask,
+        sell_market_order=solution.sell_market_order,
+        buy_market_order=solution.buy_market_order,
+        agent=agent,
+        kinds=("touch", "touch_and_market"),
     )

@@ -16,7 +16,7 @@ from flax import struct
 
 from agents.observation import ObsReader, inventory_index, step_index
 
-TABLE_TYPES = ("limit", "limit_and_market")
+TABLE_TYPES = ("limit", "limit_and_market", "touch", "touch_and_market")
 
 
 @struct.dataclass
@@ -44,7 +44,10 @@ class QuoteTablePolicy:
         n = step_index(self.reader.time(obs), self.dt, self.num_steps)
         i = inventory_index(self.reader.inventory(obs), self.q_min, self.q_max)
         row = n * self.num_levels + i  # in bounds: both indices are clipped
-        return jnp.stack([c.at[row].get(mode="promise_in_bounds") for c in self.columns])
+        action = jnp.stack([c.at[row].get(mode="promise_in_bounds") for c in self.columns])
+        if self.action_kind.startswith("touch"):
+            return action.astype(jnp.int32)
+        return action
 
     def _column(self, column: int) -> jax.Array:
         return self.columns[column].reshape(self.num_steps, self.num_levels)
@@ -86,11 +89,17 @@ def make_table_policy(
     sell_market_order: np.ndarray | None = None,
     buy_market_order: np.ndarray | None = None,
     agent: str = "agent",
+    kinds: tuple[str, ...] = ("limit", "limit_and_market"),
 ) -> QuoteTablePolicy:
-    """Build the policy from float64 solver output on t_0..t_N (the last row is only used by value)."""
+    """Build the policy from float64 solver output on t_0..t_N (the last row is only used by value).
+
+    For the touch action types, `bid_depth`/`ask_depth` are the post-or-not tables (bool).
+    """
     kind = env.action_type
-    if kind not in TABLE_TYPES:
-        raise ValueError(f"{agent}: needs action type 'limit' or 'limit_and_market', not {kind!r}")
+    if kind not in kinds:
+        raise ValueError(
+            f"{agent}: needs action type {' or '.join(map(repr, kinds))}, not {kind!r}"
+        )
     steps = int(params.max_steps_in_episode)
     value = np.asarray(value, np.float64)
     if value.shape[0] != steps + 1:
@@ -100,8 +109,14 @@ def make_table_policy(
     def clip(depth):
         return np.clip(np.nan_to_num(np.asarray(depth)[:steps], posinf=hi), lo, hi)
 
-    columns = [clip(bid_depth), clip(ask_depth)]
-    if kind == "limit_and_market":
+    if kind.startswith("touch"):
+        columns = [
+            np.asarray(bid_depth, np.float64)[:steps],
+            np.asarray(ask_depth, np.float64)[:steps],
+        ]
+    else:
+        columns = [clip(bid_depth), clip(ask_depth)]
+    if kind.endswith("_and_market"):
         no_orders = np.zeros((steps, value.shape[1]))
         for flags in (buy_market_order, sell_market_order):
             columns.append(no_orders if flags is None else np.asarray(flags, np.float64)[:steps])

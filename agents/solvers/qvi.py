@@ -46,6 +46,8 @@ class QVISolution:
     ask_depth: np.ndarray
     sell_market_order: np.ndarray  # bool (N + 1, levels): the sell-MO constraint binds
     buy_market_order: np.ndarray
+    post_bid: np.ndarray  # bool (N + 1, levels): a quote there is worth posting
+    post_ask: np.ndarray
     substeps: int
 
 
@@ -59,22 +61,32 @@ def _hamiltonian(delta_value: np.ndarray, kappa: float, bounds):
     return np.exp(-kappa * depth) * (depth + delta_value), depth
 
 
-def _drift(h: np.ndarray, p: LimitOrderProblem, bounds, bid_mask, ask_mask, penalty):
-    """-∂_t h of the limit-order equation, and the largest fill rate (for the stability check)."""
+def _side(delta_value, p: LimitOrderProblem, bounds, touch: float | None):
+    """(H(Δ), fill probability per arrival at the optimum) for one side.
+
+    Limit orders: H(Δ) = sup_δ e^{-κδ}(δ + Δ). At the touch (half-spread ξ, every arrival fills a
+    posted quote): H(Δ) = max(0, ξ + Δ), post iff ξ + Δ > 0.
+    """
+    if touch is None:
+        ham, depth = _hamiltonian(delta_value, p.kappa, bounds)
+        return ham, np.exp(-p.kappa * depth)
+    gain = touch + delta_value
+    return np.maximum(gain, 0.0), (gain > 0).astype(np.float64)
+
+
+def _drift(h: np.ndarray, p: LimitOrderProblem, bounds, bid_mask, ask_mask, penalty, touch=None):
+    """-∂_t h of the limit-order (or at-the-touch) equation, and the largest fill rate (for the
+    stability check)."""
     out = -penalty.copy()
     rate = 0.0
     if p.rate_ask > 0 and ask_mask.any():
-        ham, depth = _hamiltonian(h[:-1] - h[1:], p.kappa, bounds)
+        ham, fill = _side(h[:-1] - h[1:], p, bounds, touch)
         out[1:] += np.where(ask_mask[1:], p.rate_ask * ham, 0.0)
-        rate = max(
-            rate, float(np.max(np.where(ask_mask[1:], p.rate_ask * np.exp(-p.kappa * depth), 0.0)))
-        )
+        rate = max(rate, float(np.max(np.where(ask_mask[1:], p.rate_ask * fill, 0.0))))
     if p.rate_bid > 0 and bid_mask.any():
-        ham, depth = _hamiltonian(h[1:] - h[:-1], p.kappa, bounds)
+        ham, fill = _side(h[1:] - h[:-1], p, bounds, touch)
         out[:-1] += np.where(bid_mask[:-1], p.rate_bid * ham, 0.0)
-        rate = max(
-            rate, float(np.max(np.where(bid_mask[:-1], p.rate_bid * np.exp(-p.kappa * depth), 0.0)))
-        )
+        rate = max(rate, float(np.max(np.where(bid_mask[:-1], p.rate_bid * fill, 0.0))))
     return out, rate
 
 
@@ -108,19 +120,22 @@ def solve(
     substeps: int | None = None,
     min_depth: float | None = None,
     max_depth: float | None = None,
+    touch: float | None = None,
     max_rate_dt: float = 0.5,
 ) -> QVISolution:
     """Backward scheme with `substeps` RK4 steps per output step (default: chosen from the rates).
 
     `market_orders=None` solves the limit-order equation alone (no projection). `min_depth` and
     `max_depth` restrict depths to an environment's action space; None leaves them free, as the
-    closed forms do.
+    closed forms do. `touch=ξ` solves the at-the-touch problem instead (CJP §10.2.2): quotes rest
+    at the best prices, half-spread ξ from the mid, and every arrival fills a posted quote; then
+    `post_bid`/`post_ask` say where to post and the depth fields are not meaningful.
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
     dt_out = problem.terminal_time / num_steps
     if substeps is None:
-        # Rates at depth 1/κ - 1 are a safe first guess; the check below catches worse.
+        # A fill rate of eλ (a depth of -1/κ) is a safe first guess; the check below catches worse.
         guess = max(problem.rate_ask, problem.rate_bid, 1.0) * math.e
         substeps = max(1, math.ceil(dt_out * guess / (0.25 * max_rate_dt)))
     dt = dt_out / substeps
@@ -137,7 +152,9 @@ def solve(
     h_out[num_steps], sell_out[num_steps], buy_out[num_steps] = h, sell, buy
 
     def drift(values):
-        out, rate = _drift(values, problem, (min_depth, max_depth), bid_mask, ask_mask, penalty)
+        out, rate = _drift(
+            values, problem, (min_depth, max_depth), bid_mask, ask_mask, penalty, touch
+        )
         if rate * dt > max_rate_dt:
             needed = math.ceil(rate * dt_out / (0.5 * max_rate_dt))
             raise ValueError(
@@ -162,5 +179,16 @@ def solve(
         barred_bid, barred_ask = np.isinf(bid), np.isinf(ask)
         bid = np.where(barred_bid, bid, np.clip(bid, min_depth, max_depth))
         ask = np.where(barred_ask, ask, np.clip(ask, min_depth, max_depth))
+    if touch is None:
+        post_bid, post_ask = np.isfinite(bid), np.isfinite(ask)
+    else:
+        post_bid = np.zeros(h_out.shape, bool)
+        post_ask = np.zeros(h_out.shape, bool)
+        post_bid[:, :-1] = touch + h_out[:, 1:] - h_out[:, :-1] > 0
+        post_ask[:, 1:] = touch + h_out[:, :-1] - h_out[:, 1:] > 0
+        post_bid &= bid_mask
+        post_ask &= ask_mask
     times = np.arange(num_steps + 1) * dt_out
-    return QVISolution(problem, times, h_out, bid, ask, sell_out, buy_out, substeps)
+    return QVISolution(
+        problem, times, h_out, bid, ask, sell_out, buy_out, post_bid, post_ask, substeps
+    )

@@ -3,8 +3,9 @@
 `policy_value` evaluates, by backward recursion over (step, inventory), the expected episode return
 of a `QuoteTablePolicy` in a Poisson/exponential-fill environment with the environment's own
 discrete-time rules (written here independently of `envs`): market orders first, within the
-inventory bounds; then each side's quote fills with probability min(min(λdt, 1) e^{-κδ}, 1),
-independently, unless a fill would breach ±max_inventory; the running penalty φ Q_{n+1}² dt and the
+inventory bounds; then each side's quote fills with probability min(min(λdt, 1) e^{-κδ}, 1)
+(at the touch: min(λdt, 1) if posted, earning the half-spread), independently, unless a fill
+would breach ±max_inventory; the running penalty φ Q_{n+1}² dt and the
 terminal -α Q_N². The mid is a martingale, so E[Q dS] = 0 drops out. This is the exact mean that a
 Monte Carlo of the policy estimates, so it separates simulation error from discretisation error.
 """
@@ -16,7 +17,8 @@ import pytest
 def policy_value(policy, params) -> np.ndarray:
     """Expected return from t = 0 for every start inventory q_min..q_max of the policy's table."""
     rate_bid, rate_ask = np.broadcast_to(np.asarray(params.arrivals.rate, np.float64), (2,))
-    kappa = float(params.fill.kappa)
+    touch = policy.action_kind.startswith("touch")
+    kappa = 0.0 if touch else float(params.fill.kappa)
     phi, alpha = float(params.reward.phi), float(params.reward.alpha)
     steps = int(params.max_steps_in_episode)
     dt = float(params.terminal_time) / steps
@@ -25,6 +27,12 @@ def policy_value(policy, params) -> np.ndarray:
     q = np.arange(policy.q_min, policy.q_max + 1, dtype=np.float64)
     bid = np.asarray(policy.bid_depth, np.float64)
     ask = np.asarray(policy.ask_depth, np.float64)
+    if touch:  # the tables say whether to post; a posted quote fills every arrival, earning ξ
+        post_bid, post_ask = bid, ask
+        bid = np.full_like(post_bid, cost)
+        ask = np.full_like(post_ask, cost)
+    else:
+        post_bid, post_ask = np.ones_like(bid), np.ones_like(ask)
     buy_flag = np.asarray(policy.buy_market_order, np.float64)
     sell_flag = np.asarray(policy.sell_market_order, np.float64)
     value = -alpha * q**2
@@ -37,12 +45,10 @@ def policy_value(policy, params) -> np.ndarray:
         q1 = q + buy
         sell = sell_flag[n] * (q1 - 1 >= -bound)
         q2 = q1 - sell
-        p_bid = np.minimum(min(rate_bid * dt, 1.0) * np.exp(-kappa * bid[n]), 1.0) * (
-            q2 + 1 <= bound
-        )
-        p_ask = np.minimum(min(rate_ask * dt, 1.0) * np.exp(-kappa * ask[n]), 1.0) * (
-            q2 - 1 >= -bound
-        )
+        p_bid = np.minimum(min(rate_bid * dt, 1.0) * np.exp(-kappa * bid[n]), 1.0) * post_bid[n]
+        p_ask = np.minimum(min(rate_ask * dt, 1.0) * np.exp(-kappa * ask[n]), 1.0) * post_ask[n]
+        p_bid = p_bid * (q2 + 1 <= bound)
+        p_ask = p_ask * (q2 - 1 >= -bound)
         new = -cost * (buy + sell)
         for fb in (0.0, 1.0):
             for fa in (0.0, 1.0):

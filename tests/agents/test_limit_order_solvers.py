@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 from agents.solvers import limit_order_hjb as hjb
 from agents.solvers import qvi
@@ -195,3 +196,51 @@ def test_bad_problems_are_rejected():
         hjb.LimitOrderProblem(1, 1, 1, 0, 1, -1, 1, np.zeros(2))
     with pytest.raises(ValueError, match="shares"):
         hjb.liquidation_problem(1, 1, 0, 0, 1, 0)
+
+
+def _touch_problem(phi, alpha, q_max, rate=30.0):
+    return hjb.LimitOrderProblem(
+        rate_bid=rate,
+        rate_ask=rate,
+        kappa=1.0,
+        phi=phi,
+        terminal_time=1.0,
+        q_min=-q_max,
+        q_max=q_max,
+        terminal_value=hjb.quadratic_terminal(-q_max, q_max, alpha),
+    )
+
+
+def test_touch_without_penalty_always_posts():
+    """φ = α = 0 at the touch: posting is free, so post always; away from the bounds
+    h(t, q) = (λ⁺ + λ⁻) ξ (T - t)."""
+    solution = qvi.solve(_touch_problem(0.0, 0.0, 60), 20, touch=0.005)
+    inner = slice(40, 81)  # |q| <= 20
+    expected = np.broadcast_to((60 * 0.005 * (1 - solution.times))[:, None], (21, 41))
+    np.testing.assert_allclose(solution.h[:, inner], expected, atol=1e-10)
+    assert solution.post_bid[:, :-1].all() and solution.post_ask[:, 1:].all()
+    assert not solution.post_bid[:, -1].any() and not solution.post_ask[:, 0].any()
+
+
+def test_touch_switches_off_the_side_that_adds_inventory():
+    solution = qvi.solve(_touch_problem(0.05, 0.01, 3), 30, touch=0.005)
+    zero = 3
+    # Long inventory: stop buying, keep selling (and the mirror image when short).
+    assert solution.post_ask[0, zero + 1] and not solution.post_bid[0, zero + 1]
+    assert solution.post_bid[0, zero - 1] and not solution.post_ask[0, zero - 1]
+    assert solution.post_bid[0, zero] and solution.post_ask[0, zero]
+    np.testing.assert_allclose(solution.h, solution.h[:, ::-1], atol=1e-12)
+    # Switching can only help: the value dominates always posting, whose value solves the linear
+    # system dh/dτ = L h + c (computed here by an augmented matrix exponential).
+    rate, xi, phi, alpha = 30.0, 0.005, 0.05, 0.01
+    q = np.arange(-3, 4, dtype=float)
+    can_bid, can_ask = q < 3, q > -3
+    gen = np.diag(-rate * (can_bid + can_ask).astype(float))
+    gen[np.arange(6), np.arange(1, 7)] = rate  # bid fill: q -> q + 1
+    gen[np.arange(1, 7), np.arange(6)] = rate  # ask fill: q -> q - 1
+    c = -phi * q**2 + rate * xi * (can_bid.astype(float) + can_ask)
+    aug = np.zeros((8, 8))
+    aug[:7, :7], aug[:7, 7] = gen, c
+    always = (scipy.linalg.expm(aug) @ np.append(-alpha * q**2, 1.0))[:7]
+    assert np.all(solution.h[0] >= always - 1e-9)
+    assert solution.h[0, zero] > always[zero] + 0.05

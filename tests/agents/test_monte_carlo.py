@@ -122,3 +122,21 @@ def test_limit_and_market_order_agent_attains_its_value(exact_policy_value):
     gap = ret["mean"] - textbook["return"]["mean"]
     assert gap > 8 * np.hypot(ret["stderr"], textbook["return"]["stderr"])
     assert textbook["abs_terminal_inventory"]["mean"] < 1.0  # it does liquidate
+
+
+def test_touch_agent_attains_its_value_and_beats_always_posting(exact_policy_value):
+    """CJP §10.2.2 at the touch, with penalties large enough that switching a side off pays
+    (φ = 0.05, α = 0.01): Monte Carlo against the exact discrete-time mean (4 se), against h(0,0)
+    (4 se plus an allowance of 2 dt), and against posting both sides always (8 se)."""
+    env, params = envs.make("cartea_jaimungal_touch", phi=0.05, alpha=0.01)
+    key = jax.random.key(1022)
+    optimal = make_agent("cartea_jaimungal_touch", env, params)
+    result = evaluate(env, params, optimal, 4000, key)
+    always = evaluate(env, params, make_agent("fixed_spread", env, params), 4000, key)
+    ret = result["return"]
+    exact = exact_policy_value(optimal, params)[0 - optimal.q_min]
+    assert abs(ret["mean"] - exact) < 4 * ret["stderr"]
+    dt = 1.0 / int(params.max_steps_in_episode)
+    assert abs(ret["mean"] - float(optimal.value(0.0, 0))) < 4 * ret["stderr"] + 2 * dt
+    gap = ret["mean"] - always["return"]["mean"]
+    assert gap > 8 * np.hypot(ret["stderr"], always["return"]["stderr"])

@@ -28,6 +28,8 @@ COMPATIBLE = [
     ("glft", "glft_jump", {}),
     ("cartea_jaimungal_mm", "cartea_jaimungal_mm", {}),
     ("cartea_jaimungal_mm", "cjr14", {}),
+    ("cartea_jaimungal_touch", "cartea_jaimungal_touch", {}),
+    ("cartea_jaimungal_touch", "cjr14_touch", {"inventory_bound": 2}),
     ("cartea_jaimungal_execution", "cj_execution_speed", {}),
     ("limit_order_liquidation", "cj_execution_lo_mo", {}),
     ("limit_market_liquidation", "cj_execution_lo_mo", {}),
@@ -196,3 +198,21 @@ def test_twap_and_vwap_follow_their_schedules_exactly():
     # Volume 1 on [0, 1/2) and 3 on [1/2, 1): what is left to trade is (2 - t)/2, then 3(1 - t)/2.
     expected = np.where(t <= 0.5, (2 - t) / 2, 3 * (1 - t) / 2)
     np.testing.assert_allclose(vwap, expected, atol=2e-5)
+
+
+def test_liquidation_agents_mirror_for_a_buy_programme():
+    sell_env, sell_params = envs.make("cj_execution_lo_mo")
+    buy_env, buy_params = envs.make("cj_execution_lo_mo", initial_inventory=-10.0)
+    for name in ("limit_order_liquidation", "limit_market_liquidation"):
+        sell = make_agent(name, sell_env, sell_params)
+        buy = make_agent(name, buy_env, buy_params)
+        for t, q in [(0.0, 10), (0.5, 4), (0.99, 7), (0.999, 1)]:
+            a = np.asarray(sell(None, _obs(sell_env, sell_params, t, q)))
+            b = np.asarray(buy(None, _obs(buy_env, buy_params, t, -q)))
+            np.testing.assert_allclose(b[:2], a[1::-1], rtol=1e-6)  # bid <-> ask
+            np.testing.assert_array_equal(b[2:], a[:1:-1])  # buy MO <-> sell MO
+        assert float(buy.value(0.0, -10)) == pytest.approx(float(sell.value(0.0, 10)), rel=1e-6)
+    # Near the end with inventory left, the §8.4 agent sends market orders in the right direction.
+    mo = make_agent("limit_market_liquidation", buy_env, buy_params)
+    late = np.asarray(mo(None, _obs(buy_env, buy_params, 0.999, -10)))
+    assert late[2] == 1.0 and late[3] == 0.0
