@@ -167,7 +167,7 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
     env, env_params, actor = build(config)
     reference, agent = _reference(config, env, env_params, jax.random.key(seed + 1_000_003))
     ref_mean = reference["return"]["mean"] if reference else None
-    run_dir.write_config(out, config, {"seed": seed})
+    run_dir.write_config(out, config, {"run": {"seed": seed}})
     if reference:
         print(f"reference agent {agent}: mean return {ref_mean:.6g}", file=stream)
     printer = ProgressPrinter(
@@ -245,8 +245,11 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
     return summary
 
 
-def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None) -> list[dict]:
-    """Vmapped sweep; prints and saves (sweep.csv, sweep.json) the table of final returns."""
+def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None):
+    """Vmapped sweep; prints and saves (sweep.csv, sweep.json) the table of final returns.
+
+    Returns (rows, metrics): the table, and every member's per-update metrics (leading axis:
+    member = configuration * num_seeds + seed index)."""
     import jax
 
     from purejaxrl_train import run_dir, sweep
@@ -302,7 +305,7 @@ def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None) -
         },
     )
     print(f"sweep table: {out / 'sweep.csv'}", file=stream)
-    return rows
+    return rows, metrics
 
 
 def main(argv: list[str] | None = None) -> int:

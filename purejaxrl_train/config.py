@@ -178,7 +178,7 @@ def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     kwargs = {}
     for key, value in data.items():
-        if key == "derived":
+        if key in ("derived", "run"):  # written for the reader, not settings
             continue
         if key not in known:
             raise ValueError(f"{where}: unknown TrainConfig field {key!r}")

@@ -45,8 +45,8 @@ def default_config(env_name: str = DEFAULT_ENV, **changes) -> TrainConfig:
     """The preset's config with `changes` (TrainConfig fields; `hparams` may be a dict of
     HyperParams fields that replace the preset's own)."""
     base: dict = {"env_name": env_name}
+    env, _ = make_env(env_name, dict(changes.get("env_overrides", ())))  # checks name, overrides
     if is_project_env(env_name):
-        env, _ = make_env(env_name, dict(changes.get("env_overrides", ())))
         base.update(_MARKET_DEFAULTS, obs_features=market_features(env))
         base.update(_PRESET_CHANGES.get(env_name, {}))
     hp_changes = changes.pop("hparams", None)

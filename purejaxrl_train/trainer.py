@@ -21,7 +21,13 @@ from purejaxrl_train.minibatch import flat_minibatches, sequence_minibatches
 from purejaxrl_train.normalization import RewardScaler, scale_rewards, update_reward_scaler
 from purejaxrl_train.policy import ActorCritic
 from purejaxrl_train.ppo_loss import LossInfo, ppo_loss
-from purejaxrl_train.rollout import EnvRunner, Transition, collect_rollout, reset_runner
+from purejaxrl_train.rollout import (
+    EnvRunner,
+    EpisodeStats,
+    Transition,
+    collect_rollout,
+    reset_runner,
+)
 
 # Host callback signature: progress(update_index, episode_return_mean, episodes, member).
 ProgressFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], None]
@@ -42,6 +48,7 @@ class RunnerState:
     learner: LearnerState
     env: EnvRunner
     reward_scaler: RewardScaler
+    since_log: EpisodeStats  # episodes ended since the last progress line
     key: jax.Array
 
 
@@ -177,16 +184,29 @@ def make_train(
             "approx_kl": losses.approx_kl,
             "clip_fraction": losses.clip_fraction,
         }
+        since_log = jax.tree.map(jnp.add, state.since_log, episodes)
         if log_every:
             due = ((update_index + 1) % log_every == 0) | (update_index == num_updates - 1)
+            logged = jnp.maximum(since_log.count, 1).astype(jnp.float32)
             jax.lax.cond(
                 due,
                 lambda: jax.debug.callback(
-                    progress, update_index, metrics["episode_return"], count, member
+                    progress,
+                    update_index,
+                    jnp.where(since_log.count > 0, since_log.return_sum / logged, jnp.nan),
+                    since_log.count,
+                    member,
                 ),
                 lambda: None,
             )
-        new_state = RunnerState(learner=learner, env=env_runner, reward_scaler=scaler, key=key)
+            since_log = jax.tree.map(lambda x: jnp.where(due, jnp.zeros_like(x), x), since_log)
+        new_state = RunnerState(
+            learner=learner,
+            env=env_runner,
+            reward_scaler=scaler,
+            since_log=since_log,
+            key=key,
+        )
         return new_state, metrics
 
     def train(key: jax.Array, hparams: HyperParams | None = None, member=0):
@@ -198,6 +218,11 @@ def make_train(
             learner=LearnerState(params=params, opt_state=tx.init(params)),
             env=reset_runner(policy, env, env_params, env_key, config.num_envs),
             reward_scaler=RewardScaler.create(config.num_envs),
+            since_log=EpisodeStats(
+                count=jnp.zeros((), jnp.int32),
+                return_sum=jnp.zeros((), jnp.float32),
+                length_sum=jnp.zeros((), jnp.float32),
+            ),
             key=key,
         )
         return jax.lax.scan(
