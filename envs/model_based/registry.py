@@ -1,6 +1,8 @@
 """`make(name, **overrides)`: build a preset, apply field overrides, validate every number.
 
-Override names are `EnvParams` fields: top-level (`max_inventory=5`), a component's field by its
+Two static options change the compiled model rather than a number: `normalize_obs=True` and
+`exact_counts=True` (Poisson counts of market orders per step instead of at most one). Override
+names are otherwise `EnvParams` fields: top-level (`max_inventory=5`), a component's field by its
 bare name when that is unique (`sigma=0.02`, `phi=1e-3`), or dotted (`fill.kappa=50`). Scalars
 given for per-side fields are broadcast to both sides. Unknown or ambiguous names, and values a
 model cannot run with, raise a one-line `ValueError` naming the field.
@@ -20,7 +22,7 @@ from envs.model_based.environment import EnvParams, ModelBasedMarket
 from envs.model_based.presets import PRESETS
 
 COMPONENTS = ("midprice", "arrivals", "fill", "impact", "reward")
-STATIC_OPTIONS = ("normalize_obs",)
+STATIC_OPTIONS = ("normalize_obs", "exact_counts")
 _INT_FIELDS = ("max_steps_in_episode", "initial_inventory_width")
 
 
@@ -118,8 +120,15 @@ def make(name: str, **overrides: Any) -> tuple[ModelBasedMarket, EnvParams]:
     if name not in PRESETS:
         raise ValueError(f"{name}: unknown environment; registered: {', '.join(registered())}")
     preset = PRESETS[name]()
-    static = {k: overrides.pop(k) for k in STATIC_OPTIONS if k in overrides}
-    config = dataclasses.replace(preset.config, **static)
+    config = preset.config
+    if "normalize_obs" in overrides:
+        config = dataclasses.replace(config, normalize_obs=bool(overrides.pop("normalize_obs")))
+    if "exact_counts" in overrides:
+        exact = bool(overrides.pop("exact_counts"))
+        if not hasattr(config.arrivals, "exact_counts"):
+            raise ValueError(f"exact_counts: {name!r} has no market-order arrivals")
+        arrivals = dataclasses.replace(config.arrivals, exact_counts=exact)
+        config = dataclasses.replace(config, arrivals=arrivals)
     env = ModelBasedMarket(config, preset.params, name=name)
     params = preset.params
     paths = field_paths(params)

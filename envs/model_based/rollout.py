@@ -74,7 +74,9 @@ def rollout_blocks(env, params, policy: Policy, key: jax.Array, num_episodes: in
     on a GPU use one wide batch (`block_size = num_episodes`). Same outputs, concatenated.
     """
     if num_episodes % block_size:
-        raise ValueError(f"num_episodes={num_episodes} is not a multiple of block_size={block_size}")
+        raise ValueError(
+            f"num_episodes={num_episodes} is not a multiple of block_size={block_size}"
+        )
     keys = jax.random.split(key, num_episodes // block_size)
     out = jax.lax.map(lambda k: rollout_batch(env, params, policy, k, block_size), keys)
     return jax.tree.map(lambda x: x.reshape(num_episodes, *x.shape[2:]), out)
