@@ -198,7 +198,7 @@ class ModelBasedMarket(environment.Environment):
             count_key, state.arrivals, params.arrivals, dt, uniforms, fill_prob
         )
         q = q + fills[0] - fills[1]
-        cash_vs_mid = cash_vs_mid + jnp.dot(fills, orders.depths)
+        cash_vs_mid = cash_vs_mid + fills[0] * orders.depths[0] + fills[1] * orders.depths[1]
         cash = state.cash + mid * (state.inventory - q) + cash_vs_mid
 
         # 4. the mid moves
