@@ -15,6 +15,8 @@ engine uses ``DUMMY_ASK_PRICE = 2**31 - 1`` and ``DUMMY_BID_PRICE = -(2**31 - 1)
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -217,6 +219,11 @@ def book_from_snapshot(
         raise ValueError(
             f"snapshot row: expected {4 * num_levels} values for {num_levels} levels, got shape {row.shape}"
         )
+    return _snapshot_book(row, capacity, num_levels, max_fills, num_traders)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _snapshot_book(row, capacity, num_levels, max_fills, num_traders) -> BookState:
     asks, lost_asks, lost_ask_shares = _snapshot_side(row[0::4], row[1::4], capacity, True, 0, 0)
     bids, lost_bids, lost_bid_shares = _snapshot_side(row[2::4], row[3::4], capacity, False, 1, 0)
     book = empty_book(capacity, max_fills, num_traders)

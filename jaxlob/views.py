@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +21,7 @@ def _best_price(side: Side, empty_price: int) -> jax.Array:
     return jnp.where(side.count > 0, best, empty_price)
 
 
+@jax.jit
 def best_bid_ask(book: BookState) -> tuple[jax.Array, jax.Array]:
     """Best bid and best ask prices; an empty side gives DUMMY_BID_PRICE / DUMMY_ASK_PRICE."""
     return _best_price(book.bids, DUMMY_BID_PRICE), _best_price(book.asks, DUMMY_ASK_PRICE)
@@ -44,6 +47,7 @@ def _side_levels(side: Side, k: int, empty_price: int) -> tuple[jax.Array, jax.A
     return jnp.where(sizes > 0, prices, empty_price), sizes
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def top_levels(book: BookState, k: int) -> jax.Array:
     """The best ``k`` levels as one LOBSTER orderbook row: ask price 1, ask size 1, bid price 1,
     bid size 1, ask price 2, ... (int32, shape ``(4 k,)``).
