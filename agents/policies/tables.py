@@ -1,7 +1,7 @@
 """A policy that looks its quotes up in (time step, inventory) tables precomputed by a solver.
 
 Solving once on the environment's own time grid t_n = n dt and storing float32 tables makes a policy
-step a few scalar gathers, whatever the number of inventory levels (rather than a matrix exponential per
+step one or two scalar gathers, whatever the number of inventory levels (rather than a matrix exponential per
 step). Depths are clipped into the action space on the host; a side the solver bars (+inf depth,
 e.g. a fill that would breach the inventory bound) is parked at max_depth, where the environment
 also withdraws it.
@@ -21,13 +21,14 @@ TABLE_TYPES = ("limit", "limit_and_market", "touch", "touch_and_market")
 
 @struct.dataclass
 class QuoteTablePolicy:
-    """Actions tabulated per (step, inventory): one scalar gather per action component.
+    """Actions tabulated per (step, inventory): one scalar gather per pair of action components.
 
-    Each component is its own flat table (XLA:CPU gathers scalars from 1-D tables several times
-    faster than rows from a 2-D table).
+    Components are stored in pairs as complex64 flat tables (real part, imaginary part): measured
+    on XLA:CPU, one complex64 gather costs about a sixth of two float32 gathers, and rows of a 2-D
+    table are slower still. Entry n * L + (q - q_min).
     """
 
-    columns: tuple  # action size x (N * L,) float32, entry n * L + (q - q_min)
+    pairs: tuple  # (action size / 2) x (N * L,) complex64
     value_table: jax.Array  # (N + 1, L) the solver's value h(t_n, q) (float32 copy)
     reader: ObsReader
     q_min: int = struct.field(pytree_node=False)
@@ -44,13 +45,19 @@ class QuoteTablePolicy:
         n = step_index(self.reader.time(obs), self.dt, self.num_steps)
         i = inventory_index(self.reader.inventory(obs), self.q_min, self.q_max)
         row = n * self.num_levels + i  # in bounds: both indices are clipped
-        action = jnp.stack([c.at[row].get(mode="promise_in_bounds") for c in self.columns])
+        parts = []
+        for pair in self.pairs:
+            z = pair.at[row].get(mode="promise_in_bounds")
+            parts += [jnp.real(z), jnp.imag(z)]
+        action = jnp.stack(parts)
         if self.action_kind.startswith("touch"):
             return action.astype(jnp.int32)
         return action
 
     def _column(self, column: int) -> jax.Array:
-        return self.columns[column].reshape(self.num_steps, self.num_levels)
+        pair = self.pairs[column // 2]
+        part = jnp.real(pair) if column % 2 == 0 else jnp.imag(pair)
+        return part.reshape(self.num_steps, self.num_levels)
 
     @property
     def bid_depth(self) -> jax.Array:
@@ -62,13 +69,13 @@ class QuoteTablePolicy:
 
     @property
     def buy_market_order(self) -> jax.Array:
-        if len(self.columns) < 4:
+        if len(self.pairs) < 2:
             return jnp.zeros((self.num_steps, self.num_levels), bool)
         return self._column(2) > 0.5
 
     @property
     def sell_market_order(self) -> jax.Array:
-        if len(self.columns) < 4:
+        if len(self.pairs) < 2:
             return jnp.zeros((self.num_steps, self.num_levels), bool)
         return self._column(3) > 0.5
 
@@ -121,7 +128,14 @@ def make_table_policy(
         for flags in (buy_market_order, sell_market_order):
             columns.append(no_orders if flags is None else np.asarray(flags, np.float64)[:steps])
     return QuoteTablePolicy(
-        columns=tuple(jnp.asarray(c.reshape(-1), jnp.float32) for c in columns),
+        pairs=tuple(
+            jnp.asarray(
+                columns[k].reshape(-1).astype(np.float32)
+                + 1j * columns[k + 1].reshape(-1).astype(np.float32),
+                jnp.complex64,
+            )
+            for k in range(0, len(columns), 2)
+        ),
         value_table=jnp.asarray(value, jnp.float32),
         reader=reader,
         q_min=int(q_min),
