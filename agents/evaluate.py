@@ -59,9 +59,10 @@ def format_table(result: dict) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [f"{'statistic':<{width}}  {'mean':>14}  {'std':>14}  {'stderr':>12}  {'count':>8}"]
     for name, s in rows:
+        note = f"  ({s['nonfinite']} infinite)" if s.get("nonfinite") else ""
         lines.append(
             f"{name:<{width}}  {s['mean']:>14.6g}  {s['std']:>14.6g}  {s['stderr']:>12.4g}"
-            f"  {s['count']:>8d}"
+            f"  {s['count']:>8d}{note}"
         )
     return "\n".join(lines)
 

@@ -2,8 +2,7 @@
 
 One compiled program rolls out `batch_size` episodes for exactly `max_steps_in_episode` steps
 (no auto-reset; `envs.model_based.rollout.rollout_batch` for model-based markets), keeping only
-per-episode sums of `info`, so
-memory is O(batch_size) whatever the number of episodes. Batches are combined on the host in
+per-episode sums of `info`, so memory is O(batch_size) whatever the number of episodes. Batches are combined on the host in
 float64 with the parallel (Chan et al.) update of mean and sum of squared deviations, so a million
 episodes neither overflow memory nor lose precision. The policy is a jit argument (a pytree), so
 agents of one class share a compilation across their numbers. Results for a key depend on the
@@ -126,15 +125,25 @@ def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: 
 
 
 class _Moments:
-    """Count, mean and sum of squared deviations per column, merged batch by batch (float64)."""
+    """Count, mean and sum of squared deviations per column, merged batch by batch (float64).
+
+    NaN marks a statistic an episode does not have (it is left out of that column's count).
+    An infinite value (e.g. a CARA utility that overflowed) is counted in `nonfinite` and makes
+    the mean infinite and the std NaN, visibly rather than with a warning.
+    """
 
     def __init__(self, width: int):
         self.count = np.zeros(width)
         self.mean = np.zeros(width)
         self.m2 = np.zeros(width)
+        self.nonfinite = np.zeros(width, np.int64)
 
     def add(self, batch: np.ndarray) -> None:
-        batch = np.asarray(batch, np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            self._add(np.asarray(batch, np.float64))
+
+    def _add(self, batch: np.ndarray) -> None:
+        self.nonfinite += np.isinf(batch).sum(axis=0)
         valid = ~np.isnan(batch)
         n = valid.sum(axis=0)
         safe = np.where(valid, batch, 0.0)
@@ -150,12 +159,15 @@ class _Moments:
     def summary(self, column: int) -> dict[str, float]:
         n = self.count[column]
         std = math.sqrt(self.m2[column] / (n - 1)) if n > 1 else float("nan")
-        return {
+        summary = {
             "mean": float(self.mean[column]) if n > 0 else float("nan"),
             "std": std,
             "stderr": std / math.sqrt(n) if n > 1 else float("nan"),
             "count": int(n),
         }
+        if self.nonfinite[column]:
+            summary["nonfinite"] = int(self.nonfinite[column])
+        return summary
 
 
 def evaluate(env, params, policy, num_episodes: int, key: jax.Array, batch_size: int = 4096):

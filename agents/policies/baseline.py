@@ -88,6 +88,10 @@ def make_fixed_spread(
     kind = env.action_type
     if kind not in QUOTING_TYPES:
         raise ValueError(f"fixed_spread: needs a quoting action type, not {kind!r}")
+    if kind.startswith("touch") and (half_spread is not None or offset != 0.0):
+        raise ValueError(
+            "fixed_spread: at the touch the spread is the market's; drop half_spread/offset"
+        )
     if half_spread is None:
         kappa = getattr(getattr(params, "fill", None), "kappa", None)
         if kappa is None:

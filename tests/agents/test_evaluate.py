@@ -27,6 +27,11 @@ def test_batch_merging_matches_numpy():
         assert summary["mean"] == pytest.approx(values.mean(), rel=1e-12)
         assert summary["std"] == pytest.approx(values.std(ddof=1), rel=1e-12)
         assert summary["stderr"] == pytest.approx(values.std(ddof=1) / np.sqrt(values.size))
+        assert "nonfinite" not in summary
+    # An overflowed episode is reported, not averaged away or warned about.
+    moments.add(np.array([[np.inf, 1.0, np.nan]]))
+    first = moments.summary(0)
+    assert first["mean"] == np.inf and first["nonfinite"] == 1
 
 
 @pytest.fixture(scope="module")

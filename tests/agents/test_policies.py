@@ -80,6 +80,7 @@ def test_unknown_names_and_bad_arguments_are_one_line_errors():
         ("action needs 2 values", "fixed_action", env, params, {"action": "1,2,3"}),
         ("quoting action type", "fixed_spread", speed_env, speed_params, {}),
         ("nothing to execute", "limit_order_liquidation", env, params, {}),
+        ("at the touch", "fixed_spread", *envs.make("cartea_jaimungal_touch"), {"offset": 0.1}),
     ]
     for match, name, e, p, args in cases:
         with pytest.raises(ValueError, match=match) as err:
