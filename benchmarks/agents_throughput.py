@@ -11,20 +11,20 @@ the same process. Also reported: the one-off table build (float64 solve on the h
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import scipy.linalg
 from flax import struct
 
 import envs
 from agents import make_agent
 from agents.evaluation import _rollout
 from agents.policies.market_making import cartea_jaimungal_problem
-from agents.solvers import limit_order_hjb
 
 
 @struct.dataclass
@@ -61,26 +61,61 @@ def _time_rollouts(env, params, policies: dict, batch: int, repeats: int) -> dic
     return {n: (first[n], min(t), statistics.median(t)) for n, t in times.items()}
 
 
+_EXPM_TIMER = """
+import statistics, sys, time
+import numpy as np, scipy.linalg
+from agents.solvers import limit_order_hjb
+rate_bid, rate_ask, kappa, phi, alpha, horizon, q, repeats = map(float, sys.argv[1:])
+problem = limit_order_hjb.market_making_problem(rate_bid, rate_ask, kappa, phi, alpha, horizon, int(q))
+a = limit_order_hjb.generator(problem)
+z = np.exp(problem.kappa * problem.terminal_value)
+times = []
+for i in range(int(repeats)):
+    start = time.perf_counter()
+    omega = scipy.linalg.expm(a * horizon * (1.0 - i / (repeats + 1))) @ z
+    np.log(omega)
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
 def _per_step_expm_seconds(params, repeats: int) -> float:
-    """Median time of one decision that recomputes ω = exp(A(T-t)) z (SciPy, float64)."""
+    """Median time of one decision that recomputes ω = exp(A(T-t)) z (SciPy, float64).
+
+    Timed in a fresh process with one BLAS thread: on a small shared machine OpenBLAS's default
+    threading made a 7x7 exponential a thousand times slower, which would flatter our agent.
+    """
     problem = cartea_jaimungal_problem(params)
-    a = limit_order_hjb.generator(problem)
-    z = np.exp(problem.kappa * problem.terminal_value)
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        omega = scipy.linalg.expm(a * (1.0 - i / (repeats + 1))) @ z
-        np.log(omega)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    args = [
+        problem.rate_bid,
+        problem.rate_ask,
+        problem.kappa,
+        problem.phi,
+        -problem.terminal_value[-1] / problem.q_max**2,  # α
+        problem.terminal_time,
+        problem.q_max,
+        repeats,
+    ]
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _EXPM_TIMER, *map(repr, map(float, args))],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def run(quick: bool) -> dict:
     batches = [8192] if quick else [1024, 8192, 65536]
     repeats = 7 if quick else 21
     rows = []
-    # The SciPy baseline runs first: measured after the JAX runs, XLA's idle worker threads and
-    # OpenBLAS's compete, and a 7x7 exponential looked a thousand times slower than it is.
     for max_inventory in (3, 100):
         env, params = envs.make("cartea_jaimungal_mm", max_inventory=max_inventory)
         expm = _per_step_expm_seconds(params, 20 if quick else 50)
