@@ -19,7 +19,7 @@ from jaxlob.__main__ import main
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, book_from_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path("/work/shared/data/lobster")
+SHARED = REPO.parent / "shared" / "data" / "lobster"  # levels 1 and 5 (not shipped in data/)
 STEM = "GOOG_2012-06-21_34200000_57600000"
 CAPACITY = 64  # one capacity for every replay here, so each level compiles once
 HEAD = 3001  # rows of the day used where a whole day is not needed

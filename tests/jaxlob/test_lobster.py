@@ -19,7 +19,7 @@ from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SAMPLES = REPO / "data"
-SHARED = Path("/work/shared/data/lobster")
+SHARED = REPO.parent / "shared" / "data" / "lobster"  # levels 1 and 5 (not shipped in data/)
 STEM = "GOOG_2012-06-21_34200000_57600000"
 CORPUS_STEM = "TEST_2012-06-21_34200000_57600000"
 
