@@ -37,7 +37,8 @@ def logical_index(side: Side) -> tuple[jax.Array, jax.Array]:
 def _ring_exclusive_cumsum(x: jax.Array, head: jax.Array) -> jax.Array:
     """For each physical slot, the sum of ``x`` over the slots before it in ring order from head."""
     slot = jnp.arange(x.shape[-1], dtype=_I32)
-    inclusive = jnp.cumsum(x, dtype=_I32)
+    # A log-depth scan: XLA:CPU lowers jnp.cumsum to a windowed reduction, slower at these sizes.
+    inclusive = lax.associative_scan(jnp.add, x)
     wrapped = slot < head
     before_head = _sum(jnp.where(wrapped, x, 0))
     return inclusive - x - before_head + jnp.where(wrapped, inclusive[-1], 0)
@@ -49,12 +50,20 @@ def _roll_from_prev(x: jax.Array) -> jax.Array:
 
 
 def _materialise(*values):
-    """``values`` unchanged, computed once before any later use (an XLA optimisation barrier).
+    """``values`` (int32 or bool scalars) unchanged, computed once as the output of a reduction.
 
-    Per-book scalars that enter per-slot loops are computed here first: left to itself XLA:CPU fuses
-    their computation into each loop, which made the engine several times slower.
+    XLA:CPU's fusion emitters copy a cheap per-book computation into every per-slot loop that
+    broadcasts its result and redo it for each slot (the shift plan of each book, for example):
+    several times slower. A reduction's output is not fused into its consumers, and this one (K
+    values spread over a K x 8 array and summed over the 8) is not simplified away, unlike
+    ``lax.optimization_barrier``, which does not stop that fusion on CPU.
     """
-    return lax.optimization_barrier(values)
+    leaves, tree = jax.tree.flatten(values)
+    stacked = jnp.stack([x.astype(_I32) for x in leaves])
+    spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
+    summed = jnp.sum(spread, axis=1, dtype=_I32)
+    out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
+    return jax.tree.unflatten(tree, out)
 
 
 def _in_range(x: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:

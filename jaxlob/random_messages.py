@@ -47,8 +47,9 @@ REALISTIC_MIX = {
 
 
 class _Generator:
-    def __init__(self, rng, book, mid, max_size, trader_ids, first_id):
+    def __init__(self, rng, book, mid, max_size, trader_ids, first_id, sweep_scales):
         self.rng = rng
+        self.sweep_scales = sweep_scales
         self.book = book
         self.mid = mid
         self.max_size = max_size
@@ -87,7 +88,7 @@ class _Generator:
         return self.new_id() if order.order_id <= SNAPSHOT_ID_BASE else order.order_id
 
     def sweep_size(self) -> int:
-        scale = self.rng.choice((1, 5, 40))
+        scale = self.rng.choice(self.sweep_scales)
         return int(self.rng.integers(1, scale * self.max_size + 1))
 
     def make(self, kind: str):
@@ -189,16 +190,18 @@ def random_stream(
     max_size: int = 100,
     trader_ids: tuple[int, ...] = (0, 0, 0, 1, 2),
     first_id: int = 1,
+    sweep_scales: tuple[int, ...] = (1, 5, 40),
 ) -> np.ndarray:
     """``num_messages`` messages (int32, shape ``(num_messages, NUM_FIELDS)``) for ``book``.
 
     ``book`` (a reference book, default empty with capacity 1000) is not modified. Prices are in
-    ticks of 1 around ``mid``; trader ids are drawn from ``trader_ids``.
+    ticks of 1 around ``mid``; trader ids are drawn from ``trader_ids``. Crossing and market orders
+    take up to ``scale * max_size`` shares, ``scale`` drawn from ``sweep_scales``.
     """
     book = copy.deepcopy(book) if book is not None else reference.empty_book(1000)
     kinds = list(mix)
     weights = np.asarray([mix[k] for k in kinds], dtype=float)
-    gen = _Generator(rng, book, mid, max_size, trader_ids, first_id)
+    gen = _Generator(rng, book, mid, max_size, trader_ids, first_id, sweep_scales)
     draws = rng.choice(len(kinds), size=num_messages, p=weights / weights.sum())
     out = np.stack([gen.message(kinds[i]) for i in draws]) if num_messages else np.zeros((0, 8))
     return out.astype(np.int32)

@@ -1,0 +1,139 @@
+"""Order-book engine throughput: book-messages per second of ``jaxlob.apply_messages`` vmapped over
+1 to 10,000 books, capacity N = 100 and 1000 orders per side, against the plain-Python reference
+book (``jaxlob.reference``) in the same process.
+
+Message mix (``jaxlob.random_messages.REALISTIC_MIX``, the proportions of a LOBSTER day): 45 %
+submissions near the touch, 42 % deletions and 2 % partial cancels of live orders, 5 % executions,
+3 % hidden executions, 3 % marketable limit and market orders of up to twice the usual size. Each
+book starts from the same warmed-up book (0.6 N resting orders) and gets one of 16 seeded streams of
+``NUM_MESSAGES`` messages. One call applies all messages to all books (one ``lax.scan`` of the
+vmapped engine); compile time is reported apart; best and median wall time of repeated calls, each
+blocking until done. The reference applies the same streams one message at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlob as jl
+from benchmarks.timing import best_and_median
+from jaxlob import random_messages as rm
+from jaxlob import reference as ref
+
+NUM_MESSAGES = 100
+NUM_STREAMS = 16
+MAX_SIZE = 100
+WARM_MIX = {"passive": 1.0}
+
+
+def _workload(capacity: int, seed: int = 0):
+    """Warm-up messages (to 0.6 N resting orders) and NUM_STREAMS realistic streams after them."""
+    rng = np.random.default_rng(seed)
+    book = ref.empty_book(capacity)
+    warm = rm.random_stream(rng, int(0.6 * capacity), book, mix=WARM_MIX, max_size=MAX_SIZE)
+    book, _ = ref.apply_messages(book, warm)
+    first_id = len(warm) + 1
+    streams = np.stack(
+        [
+            rm.random_stream(
+                rng,
+                NUM_MESSAGES,
+                book,
+                mix=rm.REALISTIC_MIX,
+                max_size=MAX_SIZE,
+                first_id=first_id + 1_000_000 * (k + 1),
+                sweep_scales=(1, 2),
+            )
+            for k in range(NUM_STREAMS)
+        ]
+    )
+    return warm, book, streams
+
+
+def _time_engine(capacity: int, num_books: int, warm, streams, repeats: int) -> dict:
+    book = jl.apply_messages(jl.empty_book(capacity), jnp.asarray(warm))[0]
+    books = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_books, *x.shape)), book)
+    msgs = jnp.asarray(np.resize(streams, (num_books, *streams.shape[1:])))
+    run = jax.jit(jax.vmap(jl.apply_messages))
+    start = time.perf_counter()
+    compiled = run.lower(books, msgs).compile()
+    compile_s = time.perf_counter() - start
+    best, median = best_and_median(lambda: jax.block_until_ready(compiled(books, msgs)), repeats)
+    book_messages = num_books * NUM_MESSAGES
+    return {
+        "engine": "jaxlob (vmap)",
+        "device": jax.devices()[0].platform,
+        "capacity_N": capacity,
+        "books": num_books,
+        "messages_per_book": NUM_MESSAGES,
+        "compile_s": round(compile_s, 2),
+        "best_s": round(best, 5),
+        "median_s": round(median, 5),
+        "book_messages_per_s": round(book_messages / best),
+        "us_per_book_message": round(best / book_messages * 1e6, 3),
+    }
+
+
+def _time_reference(capacity: int, book, streams, repeats: int) -> dict:
+    """The Python book on the same streams, one message after another (books are independent)."""
+    copies = [[copy.deepcopy(book) for _ in streams] for _ in range(repeats)]
+    rows = [s.tolist() for s in streams]
+    times = []
+    for books in copies:
+        start = time.perf_counter()
+        for b, stream in zip(books, rows, strict=True):
+            for msg in stream:
+                ref.apply_message(b, msg)
+        times.append(time.perf_counter() - start)
+    book_messages = len(streams) * NUM_MESSAGES
+    best = min(times)
+    return {
+        "engine": "python reference",
+        "device": "cpu (1 thread)",
+        "capacity_N": capacity,
+        "books": len(streams),
+        "messages_per_book": NUM_MESSAGES,
+        "compile_s": 0.0,
+        "best_s": round(best, 5),
+        "median_s": round(sorted(times)[len(times) // 2], 5),
+        "book_messages_per_s": round(book_messages / best),
+        "us_per_book_message": round(best / book_messages * 1e6, 3),
+    }
+
+
+def run(quick: bool = False) -> dict:
+    configs = (
+        {100: [1, 1000], 1000: [100]}
+        if quick
+        else {100: [1, 100, 1000, 10000], 1000: [1, 100, 1000, 10000]}
+    )
+    rows = []
+    for capacity, book_counts in configs.items():
+        warm, ref_book, streams = _workload(capacity)
+        rows.append(_time_reference(capacity, ref_book, streams, repeats=3))
+        for num_books in book_counts:
+            repeats = 3 if num_books * capacity >= 1_000_000 else 5
+            rows.append(_time_engine(capacity, num_books, warm, streams, repeats))
+    return {
+        "name": "book_throughput",
+        "description": __doc__.split("\n\n")[0].replace("\n", " "),
+        "rows": rows,
+        "notes": (
+            "us_per_book_message = best wall time / (books x messages). Targets: <= 2 us at N = 100 "
+            "and 1,000 books on a 2-core CPU (the issue quotes about 40 us for JAX-LOB's released "
+            "engine on such a machine, not measured here); >= 1e8 book-messages/s on an H100. The "
+            "engine's work per message does not depend on the message type or the book's content "
+            "(one branch-free code path over fixed shapes), only on N."
+        ),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick=True), indent=1))
