@@ -62,10 +62,16 @@ def make_reader(env, params) -> ObsReader:
 
 
 def step_index(time: jax.Array, dt: float, num_steps: int) -> jax.Array:
-    """n with t = n dt, rounded and clipped to the steps where an action is taken (0..N-1)."""
-    return jnp.clip(jnp.round(time * (1.0 / dt)), 0, num_steps - 1).astype(jnp.int32)
+    """n with t = n dt, rounded and clipped to the steps where an action is taken (0..N-1).
+
+    Rounding is truncation of x + 1/2 (valid for x >= 0; anything below clips to 0 anyway):
+    measured a few percent of a whole evaluation cheaper than `round` then `clip` in floats.
+    """
+    n = (time * (1.0 / dt) + 0.5).astype(jnp.int32)
+    return jnp.clip(n, 0, num_steps - 1)
 
 
 def inventory_index(inventory: jax.Array, q_min: int, q_max: int) -> jax.Array:
     """Row of a table over q_min..q_max for an inventory (rounded; clipped to the table)."""
-    return (jnp.clip(jnp.round(inventory), q_min, q_max) - q_min).astype(jnp.int32)
+    i = (inventory + (0.5 - q_min)).astype(jnp.int32)
+    return jnp.clip(i, 0, q_max - q_min)
