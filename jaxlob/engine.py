@@ -151,11 +151,14 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     is_type, buy, ok = _materialise(is_type, buy, ok)
 
     # --- order ids in the book: duplicates of a SUBMIT, the order a cancel or execution names
-    id_b = valid_b & (bids.order_id == oid)
-    id_a = valid_a & (asks.order_id == oid)
-    id_at_price_b = jnp.any(id_b & (bids.price == price))
-    id_at_price_a = jnp.any(id_a & (asks.price == price))
-    duplicate = ok & is_type[m.SUBMIT] & (jnp.any(id_b) | jnp.any(id_a))
+    # One pass per side: 0 if the id is absent, 1 if it rests at another price, 2 at this price.
+    def id_code(side, valid):
+        at_price = jnp.where(side.price == price, 2, 1)
+        return _sum(jnp.where(valid & (side.order_id == oid), at_price, 0))
+
+    id_code_b, id_code_a = id_code(bids, valid_b), id_code(asks, valid_a)
+    id_at_price_b, id_at_price_a = id_code_b == 2, id_code_a == 2
+    duplicate = ok & is_type[m.SUBMIT] & ((id_code_b > 0) | (id_code_a > 0))
     submit = ok & is_type[m.SUBMIT] & ~duplicate
     market = ok & is_type[m.MARKET]
     aggressor = submit | market
@@ -223,7 +226,9 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     ahead = _ring_exclusive_cumsum(available, t_head)
     fill = jnp.clip(aggressor_size - ahead, 0, available)
     filled = _sum(fill)
-    consumed = _sum((fill == t_qty) & (fill > 0))
+    # Orders traded and orders used up, in one pass (both counts < 2**16 > capacity).
+    packed = _sum(jnp.where(fill > 0, 1 + jnp.where(fill == t_qty, 1 << 16, 0), 0))
+    consumed = packed >> 16
     trade = fill + jnp.where(slot == exec_slot, executed, 0)
     volume = filled + executed
 
@@ -294,7 +299,7 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     row_qty = jnp.where(row_used, trade[row_slot], 0)
     row_on = row_qty > 0
     t_oid, t_tid = pick(bids.order_id, asks.order_id), pick(bids.trader_id, asks.trader_id)
-    num_fills = _sum(trade > 0)
+    num_fills = (packed & 0xFFFF) + (executed > 0).astype(_I32)
 
     # --- totals, per trader: the resting side sells when it is the ask side
     traders = jnp.arange(num_traders, dtype=_I32)
