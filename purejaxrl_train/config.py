@@ -187,8 +187,10 @@ def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
             if unknown:
                 raise ValueError(f"{where}: unknown hyperparameter(s) {sorted(unknown)}")
             value = HyperParams(**{k: float(v) for k, v in value.items()})
-        elif key == "env_overrides":
-            value = tuple(sorted(dict(value).items()))
+        elif key == "env_overrides":  # lists (per-side values) become tuples: configs hash
+            value = tuple(
+                sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in dict(value).items())
+            )
         elif key in _TUPLE_FIELDS:
             value = tuple(value)
         kwargs[key] = value

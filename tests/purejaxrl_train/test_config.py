@@ -43,7 +43,7 @@ def test_recurrent_minibatches_need_divisible_envs_only():
 def test_json_round_trip():
     c = TrainConfig(
         env_name="Pendulum-v1",
-        env_overrides=(("max_steps_in_episode", 50),),
+        env_overrides=(("arrivals.rate", (30.0, 40.0)), ("max_steps_in_episode", 50)),
         hidden_sizes=(32, 16),
         obs_features=("inventory", "time"),
         recurrent=True,
@@ -52,6 +52,7 @@ def test_json_round_trip():
     data = json.loads(json.dumps(config_to_dict(c)))
     assert data["derived"]["num_updates"] == c.num_updates
     assert config_from_dict(data) == c
+    hash(config_from_dict(data))  # static argument of compiled policies
 
 
 def test_unknown_keys_are_named():

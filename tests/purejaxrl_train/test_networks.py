@@ -23,11 +23,12 @@ def test_recurrent_reset_equals_a_fresh_start():
     obs = _inputs()
     resets = jnp.zeros((T, B), bool).at[3, 1].set(True)
     carry0 = jax.random.normal(jax.random.key(1), (B, 5))
-    params = net.init(jax.random.key(2), carry0, obs, resets)
-    _, head, log_std, value = net.apply(params, carry0, obs, resets)
+    params = jax.jit(net.init)(jax.random.key(2), carry0, obs, resets)
+    apply = jax.jit(net.apply)
+    _, head, log_std, value = apply(params, carry0, obs, resets)
     assert head.shape == (T, B, 2) and value.shape == (T, B) and log_std.shape == (2,)
     # env 1 after its reset == a run from a zero state on the remaining observations
-    _, head_fresh, _, value_fresh = net.apply(
+    _, head_fresh, _, value_fresh = apply(
         params, initial_carry(config, B), obs[3:], jnp.zeros((T - 3, B), bool)
     )
     np.testing.assert_allclose(head[3:, 1], head_fresh[:, 1], rtol=1e-5, atol=1e-6)
@@ -35,8 +36,8 @@ def test_recurrent_reset_equals_a_fresh_start():
     # envs without a reset keep their state: their outputs differ from the fresh run
     assert not np.allclose(value[3:, 0], value_fresh[:, 0])
     # and chunking a sequence (carry handed over) gives the same outputs as one pass
-    carry_mid, _, _, v_first = net.apply(params, carry0, obs[:3], resets[:3])
-    _, _, _, v_second = net.apply(params, carry_mid, obs[3:], resets[3:])
+    carry_mid, _, _, v_first = apply(params, carry0, obs[:3], resets[:3])
+    _, _, _, v_second = apply(params, carry_mid, obs[3:], resets[3:])
     np.testing.assert_allclose(jnp.concatenate([v_first, v_second]), value, rtol=1e-5, atol=1e-6)
 
 
