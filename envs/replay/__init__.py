@@ -1,0 +1,26 @@
+"""Replay markets: gymnax environments over real LOBSTER data replayed through the `jaxlob` engine.
+
+- `registry.make(name, **overrides) -> (env, params)` and `registry.registered()`: the presets
+  ``lobster_execution`` and ``lobster_market_making`` (default data: the shipped GOOG day).
+- `environment.ReplayMarket`: the environment (reset, step, observation, spaces).
+- `data`: windows of LOBSTER days as `ReplayData` in the params; `baselines`: TWAP, VWAP,
+  all-at-once, fixed-spread and Avellaneda-Stoikov policies; `evaluation`: per-window results.
+"""
+
+from envs.replay.data import ReplayData, from_day, load_data, stack_days
+from envs.replay.environment import EnvParams, EnvState, ReplayConfig, ReplayMarket, make_params
+from envs.replay.registry import make, registered
+
+__all__ = [
+    "EnvParams",
+    "EnvState",
+    "ReplayConfig",
+    "ReplayData",
+    "ReplayMarket",
+    "from_day",
+    "load_data",
+    "make",
+    "make_params",
+    "registered",
+    "stack_days",
+]

@@ -1,0 +1,113 @@
+"""The market-making task: quote a bid and an ask on the replayed book, earn the spread, hold little.
+
+Action ``[bid depth, ask depth, bid size, ask size]``: depths in ticks from the other traders' mid
+(``0 <= depth <= max_depth_ticks``), the bid rounded down and the ask up to the tick grid, and never
+marketable (the bid stays at least a tick below the other traders' best ask, the ask a tick above
+their best bid); sizes in shares (``0..max_order``). Orders rest in slots (`envs.replay.orders`), so a
+quote that does not move keeps its queue position; fills happen only when replayed market flow
+reaches them in the queue.
+
+Inventory limits: the bid size is cut to ``max_inventory - q`` and the ask size to
+``max_inventory + q``, so no fill can take the inventory past ``+-max_inventory``.
+
+Reward per step, in dollars, from increments (float32 stays accurate): with the other traders' mid m
+before and m' after the step, fills (b shares bought for B, s sold for S) and inventory q before,
+``pnl = (S - s m') + (b m' - B) + q (m' - m)`` (so the sum over an episode is the change of cash plus
+inventory marked to the mid), minus ``running_penalty * q'^2`` each step and
+``terminal_penalty * q_T^2`` at the deadline. The episode ends at the window's deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import spaces
+
+from envs.replay.execution import tick_floor
+from envs.replay.orders import Targets
+
+_F32 = jnp.float32
+_I32 = jnp.int32
+
+
+@struct.dataclass
+class MarketMakingParams:
+    """Numbers of the market-making task (traced)."""
+
+    max_order: int = 100  # upper bound of each quote size (shares)
+    max_depth_ticks: float = 20.0  # upper bound of the quote depths
+    max_inventory: int = 500  # |inventory| bound (shares)
+    running_penalty: float = 0.0  # dollars per share^2 per step
+    terminal_penalty: float = 0.0  # dollars per share^2 at the deadline
+
+
+@dataclass(frozen=True)
+class MarketMakingTask:
+    """Static choices of the market-making task."""
+
+    name: str = "market_making"
+    action_names: tuple[str, ...] = ("bid_depth", "ask_depth", "bid_size", "ask_size")
+
+    @property
+    def num_slots(self) -> int:
+        return 2
+
+    @property
+    def liquidates(self) -> bool:
+        return False
+
+    def action_space(self, params) -> spaces.Box:
+        p = params.task
+        depth = jnp.asarray(p.max_depth_ticks, _F32)
+        size = jnp.asarray(p.max_order, _F32)
+        low = jnp.zeros((4,), _F32)
+        high = jnp.stack([depth, depth, size, size]).astype(_F32)
+        return spaces.Box(low, high, (4,), _F32)
+
+    def inventory(self, bought, sold, params) -> jax.Array:
+        return (bought - sold).astype(_F32)
+
+    def targets(self, action, bid, ask, position, params) -> tuple[Targets, jax.Array]:
+        """Bid and ask slots from the action, the other traders' quotes and the inventory."""
+        p = params.task
+        tick = jnp.asarray(params.tick_size, _I32)
+        action = jnp.asarray(action, _F32)
+        invalid = jnp.sum(jnp.isnan(action)).astype(_F32)
+        action = jnp.where(jnp.isnan(action), 0.0, action)
+        depth = jnp.clip(action[:2], 0.0, jnp.asarray(p.max_depth_ticks, _F32))
+        # Integer arithmetic on twice the mid (exact): depth rounded to whole price units.
+        twice_mid = bid + ask
+        units = 2 * jnp.round(depth * tick.astype(_F32)).astype(_I32)
+        bid_price = jnp.floor_divide(twice_mid - units[0], 2 * tick) * tick
+        ask_price = -jnp.floor_divide(-(twice_mid + units[1]), 2 * tick) * tick
+        bid_price = jnp.maximum(jnp.minimum(bid_price, tick_floor(ask, tick) - tick), tick)
+        ask_price = jnp.maximum(ask_price, tick_floor(bid, tick) + tick)
+        size = jnp.round(jnp.clip(action[2:], 0.0, jnp.asarray(p.max_order, _F32))).astype(_I32)
+        limit = jnp.asarray(p.max_inventory, _I32)
+        size = jnp.minimum(size, jnp.stack([limit - position, limit + position]))
+        size = jnp.maximum(size, 0)
+        return Targets(
+            direction=jnp.asarray([1, -1], _I32),
+            price=jnp.stack([bid_price, ask_price]),
+            quantity=size,
+        ), invalid
+
+    def reward(
+        self, trades, mid_before, mid_after, position_before, position_after, deadline, params
+    ):
+        """Step pnl in dollars (from increments), the penalties, and the reward."""
+        p = params.task
+        sold = trades.agent_sold.astype(_F32)
+        bought = trades.agent_bought.astype(_F32)
+        pnl = (
+            (trades.agent_sold_notional - sold * mid_after)
+            + (bought * mid_after - trades.agent_bought_notional)
+            + position_before.astype(_F32) * (mid_after - mid_before)
+        ) / 10_000.0
+        q = position_after.astype(_F32)
+        running = p.running_penalty * q * q
+        terminal = jnp.where(deadline, p.terminal_penalty * q * q, 0.0)
+        return pnl - running - terminal, pnl, running, terminal

@@ -1,0 +1,107 @@
+"""The agent's resting orders: one order slot per price the action names, kept across steps.
+
+Each step the action gives, per slot, a target: a side, a price and the number of shares that should
+rest there. A slot whose order already rests at that price keeps its place in the queue when the
+target is unchanged, and when it is smaller (a partial cancellation, which keeps priority as on
+exchanges). It is cancelled and replaced (joining the back of the queue) when the price changes or
+the target grows; cancelled when the target is 0. So every slot sends at most two messages a step:
+a cancellation (CANCEL or CANCEL_ID) and a SUBMIT, in the layout of `jaxlob.messages`, trader 1.
+
+Agent order ids are `AGENT_ID_BASE + n` for a per-episode counter n: above the engine's snapshot
+range and below every LOBSTER id (those are positive; 0 and -1 mark hidden and cross trades).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from envs.replay.market import AGENT
+from jaxlob import messages as m
+
+AGENT_ID_BASE = -900_000_000
+_I32 = jnp.int32
+
+
+@struct.dataclass
+class Slots:
+    """The agent's order per slot: id, side and price of the last order it submitted there."""
+
+    order_id: jax.Array  # (K,) int32 (meaningless while nothing rests)
+    direction: jax.Array  # (K,) int32, 1 buy / -1 sell
+    price: jax.Array  # (K,) int32
+
+
+@struct.dataclass
+class Targets:
+    """What the action asks for, per slot."""
+
+    direction: jax.Array  # (K,) int32
+    price: jax.Array  # (K,) int32
+    quantity: jax.Array  # (K,) int32, shares that should rest (0: none)
+
+
+def empty_slots(num_slots: int) -> Slots:
+    zeros = jnp.zeros((num_slots,), _I32)
+    return Slots(order_id=zeros, direction=zeros, price=zeros)
+
+
+def _message(typ, direction, size, price, order_id, time_s, time_ns):
+    return m.make_message(typ, direction, size, price, order_id, AGENT, time_s, time_ns)
+
+
+def order_messages(
+    slots: Slots,
+    rest: jax.Array,
+    targets: Targets,
+    next_id: jax.Array,
+    allowed: jax.Array,
+    time_s: jax.Array,
+    time_ns: jax.Array,
+) -> tuple[jax.Array, Slots, jax.Array]:
+    """Messages ``(2 K, NUM_FIELDS)`` that turn the resting orders (``rest`` shares per slot) into
+    ``targets``; the slots after them; the next id counter. Nothing is sent unless ``allowed``."""
+    num_slots = rest.shape[0]
+    live = rest > 0
+    same = live & (slots.price == targets.price) & (slots.direction == targets.direction)
+    want = targets.quantity
+    keep = same & (want == rest)
+    shrink = allowed & same & (want > 0) & (want < rest)
+    remove = allowed & live & ~keep & ~shrink
+    submit = allowed & (remove | ~live) & (want > 0)
+    cancel_type = jnp.where(shrink, m.CANCEL, jnp.where(remove, m.CANCEL_ID, m.NOOP))
+    cancel_size = jnp.where(shrink, rest - want, rest)
+    new_ids = AGENT_ID_BASE + next_id + jnp.arange(num_slots, dtype=_I32)
+
+    def per_slot(ct, cs, sub, d, p, oid, td, tp, tq, nid):
+        cancel = _message(ct, d, jnp.where(ct == m.NOOP, 0, cs), p, oid, time_s, time_ns)
+        cancel = jnp.where(ct == m.NOOP, jnp.zeros_like(cancel), cancel)
+        new = _message(m.SUBMIT, td, tq, tp, nid, time_s, time_ns)
+        new = jnp.where(sub, new, jnp.zeros_like(new))
+        return jnp.stack([cancel, new])
+
+    msgs = jax.vmap(per_slot)(
+        cancel_type,
+        cancel_size,
+        submit,
+        slots.direction,
+        slots.price,
+        slots.order_id,
+        targets.direction,
+        targets.price,
+        want,
+        new_ids,
+    ).reshape(2 * num_slots, m.NUM_FIELDS)
+    new_slots = Slots(
+        order_id=jnp.where(submit, new_ids, slots.order_id),
+        direction=jnp.where(submit, targets.direction, slots.direction),
+        price=jnp.where(submit, targets.price, slots.price),
+    )
+    return msgs, new_slots, next_id + num_slots
+
+
+def market_order(direction, size, send, time_s, time_ns) -> jax.Array:
+    """One MARKET (IOC, no limit) message of the agent, or padding when not ``send``."""
+    msg = _message(m.MARKET, direction, size, 0, AGENT_ID_BASE - 1, time_s, time_ns)
+    return jnp.where(send & (size > 0), msg, jnp.zeros_like(msg))[None, :]

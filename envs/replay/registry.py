@@ -1,0 +1,163 @@
+"""`make(name, **overrides) -> (env, params)` for the replay presets, and `registered()`.
+
+Presets: ``lobster_execution`` (JAX-LOB's execution task: buy 500 GOOG shares in a 30-minute window,
+four-price action) and ``lobster_market_making``. Default data: the shipped GOOG level-10 day, 30-minute
+windows of 100-message steps, through the `.npz` cache.
+
+Overrides are either static options, which change shapes or code paths:
+
+- ``resync`` (bool, default True: re-synchronise the visible levels to the orderbook file after each
+  step; False: pure replay, the code is not compiled in), ``capacity``, ``levels``, ``history``, ``max_fills`` (see
+  `ReplayConfig`); ``action`` (execution: ``"four_prices"`` or ``"single_price"``);
+- data: ``data`` (a `ReplayData`), or ``message_path``/``orderbook_path``, ``window_seconds``,
+  ``messages_per_step``, ``max_steps`` (cut longer windows), ``cache_dir``;
+
+or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, and the task's
+fields by name (``quantity``, ``side``, ``reward_lambda``, ``max_inventory``, ...). Unknown names and
+values a task cannot run with raise a one-line ValueError naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import numpy as np
+
+from envs.replay.data import ReplayData, load_data
+from envs.replay.environment import EnvParams, ReplayConfig, ReplayMarket, make_params
+from envs.replay.execution import ExecutionParams, ExecutionTask
+from envs.replay.market_making import MarketMakingParams, MarketMakingTask
+
+PRESETS = ("lobster_execution", "lobster_market_making")
+CONFIG_OPTIONS = ("resync", "capacity", "levels", "history", "max_fills")
+DATA_OPTIONS = (
+    "data",
+    "message_path",
+    "orderbook_path",
+    "window_seconds",
+    "messages_per_step",
+    "max_steps",
+    "cache_dir",
+)
+PARAM_FIELDS = ("window", "window_lo", "window_hi", "tick_size")
+
+
+def registered() -> list[str]:
+    """Names of the replay presets."""
+    return list(PRESETS)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_data(message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache):
+    return load_data(
+        message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache
+    )
+
+
+def _data(options: dict) -> ReplayData:
+    if options.get("data") is not None:
+        data = options["data"]
+        if not isinstance(data, ReplayData):
+            raise ValueError(f"data: expected a ReplayData, got {type(data).__name__}")
+        return data
+    return _cached_data(
+        options.get("message_path"),
+        options.get("orderbook_path"),
+        int(options.get("window_seconds", 1800)),
+        int(options.get("messages_per_step", 100)),
+        None if options.get("max_steps") is None else int(options["max_steps"]),
+        options.get("cache_dir"),
+    )
+
+
+def _as_int(name: str, value) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(f"{name}: must be an integer, got {value!r}")
+    return int(value)
+
+
+def _task_value(name: str, value, current):
+    if isinstance(current, int):
+        return _as_int(name, value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not a number: {value!r}") from None
+    if not np.isfinite(number):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return number
+
+
+def validate(env: ReplayMarket, params: EnvParams) -> None:
+    """Raise a one-line ValueError naming the first field the task cannot run with."""
+    p = params.task
+    count = int(np.asarray(params.data.num_windows).max())
+    if not -1 <= int(params.window) < count:
+        raise ValueError(f"window: must be -1 (draw) or in 0..{count - 1}, got {params.window}")
+    if not 0 <= int(params.window_lo) < count:
+        raise ValueError(f"window_lo: must be in 0..{count - 1}, got {params.window_lo}")
+    hi = int(params.window_hi)
+    if hi and not int(params.window_lo) < hi <= count:
+        raise ValueError(f"window_hi: must be 0 (all) or in window_lo+1..{count}, got {hi}")
+    if int(params.tick_size) < 1:
+        raise ValueError(f"tick_size: must be >= 1, got {params.tick_size}")
+    if env.config.task.name == "execution":
+        if int(p.quantity) < 1:
+            raise ValueError(f"quantity: must be >= 1, got {p.quantity}")
+        if int(p.side) not in (1, -1):
+            raise ValueError(f"side: must be 1 (buy) or -1 (sell), got {p.side}")
+        if int(p.max_order) < 1:
+            raise ValueError(f"max_order: must be >= 1, got {p.max_order}")
+        if int(p.passive_ticks) < 0 or int(p.max_offset_ticks) < 0:
+            raise ValueError("passive_ticks, max_offset_ticks: must be >= 0")
+        if float(p.liquidation_penalty) < 0:
+            raise ValueError(f"liquidation_penalty: must be >= 0, got {p.liquidation_penalty}")
+    else:
+        if int(p.max_order) < 1 or int(p.max_inventory) < 1:
+            raise ValueError("max_order, max_inventory: must be >= 1")
+        if float(p.max_depth_ticks) <= 0:
+            raise ValueError(f"max_depth_ticks: must be > 0, got {p.max_depth_ticks}")
+        if float(p.running_penalty) < 0 or float(p.terminal_penalty) < 0:
+            raise ValueError("running_penalty, terminal_penalty: must be >= 0")
+
+
+def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
+    """Build preset ``name`` with ``overrides`` (see the module docstring)."""
+    if name not in PRESETS:
+        raise ValueError(f"{name}: unknown replay environment; registered: {', '.join(PRESETS)}")
+    overrides = dict(overrides)
+    execution = name == "lobster_execution"
+    if execution:
+        task = ExecutionTask(action=str(overrides.pop("action", "four_prices")))
+        task_params = ExecutionParams()
+    else:
+        if "action" in overrides:
+            raise ValueError("action: lobster_market_making has one action type")
+        task = MarketMakingTask()
+        task_params = MarketMakingParams()
+    config_args = {k: overrides.pop(k) for k in CONFIG_OPTIONS if k in overrides}
+    for key in ("capacity", "levels", "history", "max_fills"):
+        if key in config_args:
+            config_args[key] = _as_int(key, config_args[key])
+    if "resync" in config_args:
+        config_args["resync"] = bool(config_args["resync"])
+    config = ReplayConfig(task=task, **config_args)
+    data = _data({k: overrides.pop(k) for k in DATA_OPTIONS if k in overrides})
+    fields = {k: _as_int(k, overrides.pop(k)) for k in PARAM_FIELDS if k in overrides}
+    task_fields = {f.name: getattr(task_params, f.name) for f in dataclasses.fields(task_params)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in task_fields:
+            known = sorted([*CONFIG_OPTIONS, *DATA_OPTIONS, *PARAM_FIELDS, *task_fields])
+            known += ["action"] if execution else []
+            raise ValueError(f"{key}: unknown field for {name!r}; known: {', '.join(known)}")
+        changes[key] = _task_value(key, value, task_fields[key])
+    task_params = task_params.replace(**changes)
+    if execution and "max_order" not in changes:
+        task_params = task_params.replace(max_order=int(task_params.quantity))
+    params = make_params(config, data, task_params, resync=config.resync, **fields)
+    env = ReplayMarket(config, params, name=name)
+    validate(env, params)
+    return env, params

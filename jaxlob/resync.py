@@ -1,0 +1,228 @@
+"""Re-synchronising a book's visible levels to a LOBSTER orderbook row, keeping one trader's orders.
+
+A level-L message file omits events outside the top L levels, so a replay drifts from the file.
+``resync_book`` sets, on each side, the volume of every visible price level that does *not* belong to
+``keep_trader`` (the agent, trader 1) to the file's, and leaves that trader's orders where they are in
+their queues. The file describes the market without the agent, so its sizes are the other traders'
+volume. Per side and level, with E the engine's other-trader volume at that price and T the file's:
+
+- E > T: E - T shares are removed from the *back* of the level's queue (latest arrivals first), so
+  the volume ahead of the agent's orders shrinks only once everything behind them is gone;
+- E < T: T - E shares join the back of the queue (behind the agent). They are added to the level's
+  aggregate (snapshot-id) order when that order is already behind every agent order at the price,
+  else they become a new order; a new one gets a snapshot-range id only when the price has none yet,
+  so the engine's fallback for unknown order ids (one aggregate per side and price) stays valid;
+- other-trader orders at prices inside the visible range that the file does not list are removed.
+
+The visible range ends at the file's L-th level when the file shows all L levels of the side (orders
+beyond it are kept: the file says nothing about them), and covers the whole side otherwise. A file
+level that would cross one of the kept trader's orders on the other side (the engine already traded
+that volume with the agent) is left out, so the book never crosses. Removing from the back and
+adding at the back is the pessimistic choice for the kept trader's queue position.
+
+Orders that no longer fit the side's capacity after the additions are dropped from its worst end
+and counted, in the returned stats and in the book's ``evicted_*`` counters.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxlob.engine import logical_index
+from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, SNAPSHOT_ID_BASE, BookState, Side
+
+_I32 = jnp.int32
+AGENT_TRADER = 1
+# Ids of resync orders: inside the snapshot range (eligible for the engine's unknown-id fallback),
+# or just above it (not eligible), away from the ids book_from_snapshot uses.
+RESYNC_ID_FALLBACK = SNAPSHOT_ID_BASE - 1_000_000
+RESYNC_ID_PLAIN = SNAPSHOT_ID_BASE + 1_000_000
+
+
+@struct.dataclass
+class ResyncStats:
+    """What one re-synchronisation changed (per book; shares of other traders only)."""
+
+    added: jax.Array  # () int32, shares added to visible levels
+    removed: jax.Array  # () int32, shares removed from visible levels
+    dropped_orders: jax.Array  # () int32, orders that no longer fitted the side's capacity
+    dropped_shares: jax.Array  # () int32
+    dropped_kept: jax.Array  # () int32, shares of keep_trader among the dropped
+    skipped: jax.Array  # () int32, file shares left out because they would cross kept orders
+
+
+def zero_stats() -> ResyncStats:
+    z = jnp.zeros((), _I32)
+    return ResyncStats(z, z, z, z, z, z)
+
+
+def _logical(side: Side) -> tuple[Side, jax.Array]:
+    """The side's arrays in priority order (slot j = rank j) and the occupied mask."""
+    n = side.price.shape[-1]
+    idx = jnp.remainder(side.head + jnp.arange(n, dtype=_I32), n)
+    ordered = Side(
+        price=side.price[idx],
+        quantity=side.quantity[idx],
+        order_id=side.order_id[idx],
+        trader_id=side.trader_id[idx],
+        arrival=side.arrival[idx],
+        head=jnp.zeros((), _I32),
+        count=side.count,
+    )
+    return ordered, jnp.arange(n, dtype=_I32) < side.count
+
+
+def _better_or_equal(a, b, is_ask: bool):
+    return a <= b if is_ask else a >= b
+
+
+def resync_side(
+    side: Side,
+    prices: jax.Array,
+    sizes: jax.Array,
+    is_ask: bool,
+    arrival: jax.Array,
+    opposite_kept_best: jax.Array,
+    keep_trader: int = AGENT_TRADER,
+) -> tuple[Side, ResyncStats]:
+    """One side set to the file's levels ``prices``/``sizes`` (best first, int32 dummies for empty
+    levels) for every trader but ``keep_trader``; see the module docstring. ``arrival`` is the
+    sequence number new orders get; ``opposite_kept_best`` the best price of ``keep_trader`` on the
+    other side (a dummy price when none): file levels at or through it are left out."""
+    n = side.price.shape[-1]
+    num_levels = prices.shape[-1]
+    tag = 0 if is_ask else 1
+    s, valid = _logical(side)
+    kept = valid & (s.trader_id == keep_trader)
+    other = valid & ~kept
+
+    present = (sizes > 0) & (prices > DUMMY_BID_PRICE) & (prices < DUMMY_ASK_PRICE)
+    crosses = (prices <= opposite_kept_best) if is_ask else (prices >= opposite_kept_best)
+    allowed = present & ~crosses
+    target = jnp.where(allowed, sizes, 0)
+    skipped = jnp.sum(jnp.where(present & crosses, sizes, 0), dtype=_I32)
+    full = jnp.all(present)
+    boundary = jnp.where(
+        full, prices[num_levels - 1], DUMMY_ASK_PRICE if is_ask else DUMMY_BID_PRICE
+    )
+    in_range = other & _better_or_equal(s.price, boundary, is_ask)
+
+    # Level of each in-range other-trader order: (n, L) one-hot by price.
+    at_level = in_range[:, None] & allowed[None, :] & (s.price[:, None] == prices[None, :])
+    matched = jnp.any(at_level, axis=1)
+    q_other = jnp.where(in_range, s.quantity, 0)
+    engine_volume = jnp.sum(jnp.where(at_level, q_other[:, None], 0), axis=0, dtype=_I32)
+    remove = jnp.maximum(engine_volume - target, 0)
+    add = jnp.maximum(target - engine_volume, 0)
+
+    # Removal from the back: other-trader shares behind each order at its level.
+    cum = jnp.cumsum(q_other, dtype=_I32)  # inclusive, priority order
+    better_than_level = jnp.sum(
+        jnp.where(
+            in_range[:, None] & ~_better_or_equal(prices[None, :], s.price[:, None], is_ask),
+            q_other[:, None],
+            0,
+        ),
+        axis=0,
+        dtype=_I32,
+    )  # other-trader shares at prices strictly better than each level
+    level_of = lambda x: jnp.sum(jnp.where(at_level, x[None, :], 0), axis=1, dtype=_I32)  # noqa: E731
+    behind = level_of(engine_volume) - (cum - level_of(better_than_level))
+    cut = jnp.clip(level_of(remove) - behind, 0, s.quantity)
+    new_q = jnp.where(matched, s.quantity - cut, jnp.where(in_range, 0, s.quantity))
+    new_q = jnp.where(valid, new_q, 0)
+    removed = jnp.sum(jnp.where(valid, s.quantity - new_q, 0), dtype=_I32)
+
+    # Additions: merge into the level's aggregate order when it is behind every kept order there.
+    aggregate = at_level & (s.order_id <= SNAPSHOT_ID_BASE)[:, None]
+    has_aggregate = jnp.any(aggregate, axis=0)
+    aggregate_arrival = jnp.sum(jnp.where(aggregate, s.arrival[:, None], 0), axis=0, dtype=_I32)
+    kept_at = kept[:, None] & (s.price[:, None] == prices[None, :])
+    kept_behind = jnp.any(kept_at & (s.arrival[:, None] > aggregate_arrival[None, :]), axis=0)
+    merge = has_aggregate & ~kept_behind & (add > 0)
+    new_q = new_q + jnp.sum(
+        jnp.where(aggregate & merge[None, :], add[None, :], 0), axis=1, dtype=_I32
+    )
+    new_order = (add > 0) & ~merge
+    level = jnp.arange(num_levels, dtype=_I32)
+    new_id = jnp.where(
+        has_aggregate, RESYNC_ID_PLAIN + 2 * level + tag, RESYNC_ID_FALLBACK - 2 * level - tag
+    )
+
+    # Merge the kept orders and the new ones into priority order by computing positions.
+    keep = valid & (new_q > 0)
+    new_better = new_order[None, :] & ~_better_or_equal(s.price[:, None], prices[None, :], is_ask)
+    pos_existing = jnp.cumsum(keep, dtype=_I32) - 1 + jnp.sum(new_better, axis=1, dtype=_I32)
+    existing_ahead = jnp.sum(
+        keep[:, None] & _better_or_equal(s.price[:, None], prices[None, :], is_ask),
+        axis=0,
+        dtype=_I32,
+    )
+    pos_new = existing_ahead + jnp.cumsum(new_order, dtype=_I32) - new_order.astype(_I32)
+    pos_existing = jnp.where(keep, pos_existing, n)  # n: dropped by the scatter
+    pos_new = jnp.where(new_order, pos_new, n)
+    pos = jnp.concatenate([pos_existing, pos_new])
+
+    def place(existing, new):
+        values = jnp.concatenate([existing, jnp.broadcast_to(new, (num_levels,)).astype(_I32)])
+        return jnp.zeros((n,), _I32).at[pos].set(values, mode="drop")
+
+    total = jnp.sum(keep, dtype=_I32) + jnp.sum(new_order, dtype=_I32)
+    lost = pos >= n
+    lost = lost & jnp.concatenate([keep, new_order])
+    all_q = jnp.concatenate([new_q, jnp.where(new_order, add, 0)])
+    all_trader = jnp.concatenate([s.trader_id, jnp.zeros((num_levels,), _I32)])
+    new_side = Side(
+        price=place(s.price, prices),
+        quantity=place(new_q, add),
+        order_id=place(s.order_id, new_id),
+        trader_id=place(s.trader_id, 0),
+        arrival=place(s.arrival, arrival),
+        head=jnp.zeros((), _I32),
+        count=jnp.minimum(total, n),
+    )
+    stats = ResyncStats(
+        added=jnp.sum(add, dtype=_I32),
+        removed=removed,
+        dropped_orders=jnp.sum(lost, dtype=_I32),
+        dropped_shares=jnp.sum(jnp.where(lost, all_q, 0), dtype=_I32),
+        dropped_kept=jnp.sum(jnp.where(lost & (all_trader == keep_trader), all_q, 0), dtype=_I32),
+        skipped=skipped,
+    )
+    return new_side, stats
+
+
+def kept_best(side: Side, is_ask: bool, keep_trader: int = AGENT_TRADER) -> jax.Array:
+    """Best price of ``keep_trader``'s orders on a side, or the side's dummy price when it has none."""
+    _, valid = logical_index(side)
+    mine = valid & (side.trader_id == keep_trader)
+    if is_ask:
+        return jnp.min(jnp.where(mine, side.price, DUMMY_ASK_PRICE))
+    return jnp.max(jnp.where(mine, side.price, DUMMY_BID_PRICE))
+
+
+def resync_book(
+    book: BookState, row: jax.Array, keep_trader: int = AGENT_TRADER
+) -> tuple[BookState, ResyncStats]:
+    """Both sides of ``book`` re-synchronised to the int32 LOBSTER row ``row`` (ask price 1, ask size
+    1, bid price 1, bid size 1, ...), ``keep_trader``'s orders kept in place. The new orders count as
+    one message's arrival: ``next_arrival`` advances by one."""
+    row = jnp.asarray(row, _I32)
+    arrival = book.next_arrival
+    best_kept_bid = kept_best(book.bids, False, keep_trader)
+    best_kept_ask = kept_best(book.asks, True, keep_trader)
+    asks, sa = resync_side(
+        book.asks, row[0::4], row[1::4], True, arrival, best_kept_bid, keep_trader
+    )
+    bids, sb = resync_side(
+        book.bids, row[2::4], row[3::4], False, arrival, best_kept_ask, keep_trader
+    )
+    stats = jax.tree.map(jnp.add, sa, sb)
+    counters = book.counters.replace(
+        evicted_orders=book.counters.evicted_orders + stats.dropped_orders,
+        evicted_shares=book.counters.evicted_shares + stats.dropped_shares,
+    )
+    book = book.replace(asks=asks, bids=bids, counters=counters, next_arrival=book.next_arrival + 1)
+    return book, stats
