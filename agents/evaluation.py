@@ -38,25 +38,6 @@ COLUMNS = (
 )
 
 
-class _CountingBothSides:
-    """The environment with one more `info` field, `both_quoted`, so that the generic rollout's
-    per-episode sums give the number of steps over which the quoted spread is averaged."""
-
-    def __init__(self, env):
-        self._env = env
-
-    def __getattr__(self, name):
-        return getattr(self._env, name)
-
-    def transition(self, state, action, params, *random):
-        obs, state, reward, done, info = self._env.transition(state, action, params, *random)
-        return obs, state, reward, done, {**info, "both_quoted": jnp.all(info["quoted"])}
-
-    def step_env(self, key, state, action, params):
-        obs, state, reward, done, info = self._env.step_env(key, state, action, params)
-        return obs, state, reward, done, {**info, "both_quoted": jnp.all(info["quoted"])}
-
-
 def _generic_rollout(env, params, policy, key, num_episodes: int):
     """rollout_batch's contract for an environment without `transition`: vmapped `step_env`."""
     steps = int(params.max_steps_in_episode)
@@ -96,13 +77,12 @@ def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: 
     # The horizon is static: the scan length must be a Python int, not a traced params leaf.
     params = params.replace(max_steps_in_episode=num_steps)
     batch_key = jax.random.fold_in(key, batch_index)
-    wrapped = _CountingBothSides(env)
     if hasattr(env, "transition") and hasattr(env, "num_random"):
         from envs.model_based.rollout import rollout_batch
 
-        total, sums, state = rollout_batch(wrapped, params, policy, batch_key, batch_size)
+        total, sums, state = rollout_batch(env, params, policy, batch_key, batch_size)
     else:
-        total, sums, state = _generic_rollout(wrapped, params, policy, batch_key, batch_size)
+        total, sums, state = _generic_rollout(env, params, policy, batch_key, batch_size)
     q_final = jnp.asarray(state.inventory, total.dtype)
     quoted = sums["both_quoted"]
     mean_spread = jnp.where(quoted > 0, sums["spread"] / jnp.maximum(quoted, 1.0), jnp.nan)

@@ -109,13 +109,18 @@ def make_limit_market_liquidation(
     half_spread) on [0, Q_max] (mirrored for a buy programme), running penalty φq², terminal -αq²;
     the unused bid is parked at max_depth. `two_sided=True` solves the environment's own problem
     instead: both limit sides optimised, market orders either way, on ±max_inventory; that is the
-    exact (continuous-time) optimum of a `limit_and_market` preset, which does not forbid buying.
+    exact (continuous-time) optimum of a `limit_and_market` market with `execution_side=0`.
     Depths are restricted to [min_depth, max_depth] unless `free_depth`.
     """
     agent = "limit_market_liquidation"
     if env.action_type != "limit_and_market":
         raise ValueError(f"{agent}: needs action type 'limit_and_market', not {env.action_type!r}")
     if two_sided:
+        if float(params.execution_side) != 0.0:
+            raise ValueError(
+                f"{agent}: two_sided needs an environment that trades both ways "
+                f"(execution_side=0), not execution_side={float(params.execution_side):g}"
+            )
         rate_bid, rate_ask = model.arrival_rates(params, agent)
         problem = limit_order_hjb.market_making_problem(
             rate_bid=rate_bid,

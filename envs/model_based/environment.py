@@ -5,7 +5,8 @@ components are frozen dataclasses (static, hashable) and every number lives in `
 params can be vmapped for sweeps and domain randomisation.
 
 Order of events within a step of length dt (all at the start-of-step mid S_t):
-1. the agent's market orders (one unit, at S_t -/+ half_spread), within the inventory bounds;
+1. the agent's market orders (one unit, at S_t -/+ half_spread), within the inventory bounds
+   (+-max_inventory; for a one-way execution programme, also never through zero);
 2. trading at speed nu (execution price S_t + impact shift), clipped to the inventory bounds;
 3. market orders of other traders arrive and fill our live quotes (at S_t -/+ depth); a quote on a
    side where one more fill would pass +-max_inventory is withdrawn for the step;
@@ -54,6 +55,7 @@ class EnvParams:
         0.01  # best quotes' distance from mid: touch quotes earn it, market orders pay it
     )
     max_speed: float = 10.0  # bound of trading-speed actions
+    execution_side: float = 0.0  # 0: trade both ways; +1: sell only (liquidation); -1: buy only
 
 
 @struct.dataclass
@@ -167,10 +169,17 @@ class ModelBasedMarket(environment.Environment):
         orders, invalid = c.action.decode(action, params)
         mid = state.midprice.price
 
+        # An execution programme trades one way only, and never through zero: a liquidation
+        # neither bids nor buys and stops at 0 (an acquisition, mirrored).
+        may_buy = params.execution_side < 0.5
+        may_sell = params.execution_side > -0.5
+        upper = jnp.where(params.execution_side < -0.5, 0.0, max_q)
+        lower = jnp.where(params.execution_side > 0.5, 0.0, -max_q)
+
         # 1. our market orders, one unit each, within the inventory bounds
-        buy = orders.market[0] * (state.inventory + 1.0 <= max_q)
+        buy = orders.market[0] * (state.inventory + 1.0 <= upper) * may_buy
         q = state.inventory + buy
-        sell = orders.market[1] * (q - 1.0 >= -max_q)
+        sell = orders.market[1] * (q - 1.0 >= lower) * may_sell
         q = q - sell
         cash_vs_mid = -params.half_spread * (buy + sell)
 
@@ -178,7 +187,7 @@ class ModelBasedMarket(environment.Environment):
         impact_state, impact_drift = state.impact, jnp.zeros((), real_dtype())
         sold_by_speed = jnp.zeros((), real_dtype())
         if c.impact is not None:
-            sold_by_speed = jnp.clip(orders.speed * dt, q - max_q, q + max_q)
+            sold_by_speed = jnp.clip(orders.speed * dt, q - upper, q - lower)
             impact_state, shift, impact_drift = c.impact.step(
                 state.impact, params.impact, dt, sold_by_speed / dt
             )
@@ -186,7 +195,7 @@ class ModelBasedMarket(environment.Environment):
             q = q - sold_by_speed
 
         # 3. other traders' market orders fill our live quotes
-        can_fill = jnp.stack([q + 1.0 <= max_q, q - 1.0 >= -max_q])
+        can_fill = jnp.stack([(q + 1.0 <= upper) & may_buy, (q - 1.0 >= lower) & may_sell])
         quoted = orders.quoted & can_fill
         if c.action.kind in ("touch", "touch_and_market"):
             fill_prob = quoted.astype(real_dtype())
@@ -231,6 +240,7 @@ class ModelBasedMarket(environment.Environment):
             "market_orders": jnp.stack([buy, sell])
             + jnp.stack([jnp.maximum(-sold_by_speed, 0.0), jnp.maximum(sold_by_speed, 0.0)]),
             "quoted": quoted,
+            "both_quoted": both,
             "spread": jnp.where(both, orders.depths[0] + orders.depths[1], 0.0),
             "cash": cash,
             "inventory": q,

@@ -177,7 +177,8 @@ def glft_jump() -> Preset:
 
 
 def cj_execution_lo_mo() -> Preset:
-    """CJP (2015) §8.4: liquidate 10 units with limit orders and one-unit market orders by T=1,
+    """CJP (2015) §8.4: liquidate 10 units with sell limit orders and one-unit sell market orders
+    by T=1 (`execution_side=1`: no bids, no buys; set it to 0 for a two-sided variant),
     running inventory penalty phi=1e-3 and terminal penalty alpha=0.01 (illustrative numbers);
     lambda=50 per side, kappa=100, sigma=0.01, market orders pay a half-spread of 0.005."""
     config = MarketConfig(
@@ -197,6 +198,7 @@ def cj_execution_lo_mo() -> Preset:
         initial_inventory=10.0,
         max_inventory=10.0,
         half_spread=0.005,
+        execution_side=1.0,
     )
     return Preset(config, params, description=cj_execution_lo_mo.__doc__)
 

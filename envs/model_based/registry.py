@@ -105,6 +105,16 @@ def validate(env: ModelBasedMarket, params: EnvParams) -> None:
     )
     check.non_negative(params.half_spread, "half_spread")
     check.positive(params.max_speed, "max_speed")
+    check.require(
+        float(params.execution_side) in (-1.0, 0.0, 1.0),
+        "execution_side",
+        f"must be -1 (buy only), 0 (both) or 1 (sell only), got {params.execution_side!r}",
+    )
+    check.require(
+        float(params.execution_side) * float(params.initial_inventory) >= 0,
+        "execution_side",
+        "a sell-only programme needs initial_inventory >= 0 and a buy-only one <= 0",
+    )
     dt = float(params.terminal_time) / int(params.max_steps_in_episode)
     c.midprice.validate(params.midprice)
     c.arrivals.validate(params.arrivals, dt)

@@ -5,7 +5,7 @@ of a `QuoteTablePolicy` in a Poisson/exponential-fill environment with the envir
 discrete-time rules (written here independently of `envs`): market orders first, within the
 inventory bounds; then each side's quote fills with probability min(min(λdt, 1) e^{-κδ}, 1)
 (at the touch: min(λdt, 1) if posted, earning the half-spread), independently, unless a fill
-would breach ±max_inventory; the running penalty φ Q_{n+1}² dt and the
+would breach ±max_inventory or go against a one-way programme (`execution_side`); the running penalty φ Q_{n+1}² dt and the
 terminal -α Q_N². The mid is a martingale, so E[Q dS] = 0 drops out. This is the exact mean that a
 Monte Carlo of the policy estimates, so it separates simulation error from discretisation error.
 """
@@ -36,19 +36,23 @@ def policy_value(policy, params) -> np.ndarray:
     buy_flag = np.asarray(policy.buy_market_order, np.float64)
     sell_flag = np.asarray(policy.sell_market_order, np.float64)
     value = -alpha * q**2
+    side = float(getattr(params, "execution_side", 0.0))  # +1 sell only, -1 buy only
+    may_buy, may_sell = float(side < 0.5), float(side > -0.5)
+    upper = 0.0 if side < -0.5 else bound  # a one-way programme never trades through zero
+    lower = 0.0 if side > 0.5 else -bound
 
     def at(v, inventory):
         return np.interp(inventory, q, v)  # inventories stay on the integer grid
 
     for n in range(steps - 1, -1, -1):
-        buy = buy_flag[n] * (q + 1 <= bound)
+        buy = buy_flag[n] * (q + 1 <= upper) * may_buy
         q1 = q + buy
-        sell = sell_flag[n] * (q1 - 1 >= -bound)
+        sell = sell_flag[n] * (q1 - 1 >= lower) * may_sell
         q2 = q1 - sell
         p_bid = np.minimum(min(rate_bid * dt, 1.0) * np.exp(-kappa * bid[n]), 1.0) * post_bid[n]
         p_ask = np.minimum(min(rate_ask * dt, 1.0) * np.exp(-kappa * ask[n]), 1.0) * post_ask[n]
-        p_bid = p_bid * (q2 + 1 <= bound)
-        p_ask = p_ask * (q2 - 1 >= -bound)
+        p_bid = p_bid * (q2 + 1 <= upper) * may_buy
+        p_ask = p_ask * (q2 - 1 >= lower) * may_sell
         new = -cost * (buy + sell)
         for fb in (0.0, 1.0):
             for fa in (0.0, 1.0):

@@ -100,28 +100,41 @@ def test_finer_time_grid_shrinks_the_gap_to_the_value(exact_policy_value):
 
 
 def test_limit_and_market_order_agent_attains_its_value(exact_policy_value):
-    """The two-sided QVI agent is the environment's own optimum on cj_execution_lo_mo: the Monte
-    Carlo mean matches the exact discrete-time mean within 4 se, and h(0, 10) within 4 se plus an
-    allowance of 4 dt (λdt = 1/6 here, and the market-order projection is first order); it beats
-    the textbook §8.4 liquidator, which quotes one side only."""
-    env, params = envs.make("cj_execution_lo_mo")
+    """CJP §8.4 on cj_execution_lo_mo (a liquidation: sell orders only): the QVI liquidator's Monte
+    Carlo mean matches the exact discrete-time mean within 4 se and h(0, 10) within 4 se plus an
+    allowance of 4 dt (λdt = 1/6 here, and the market-order projection is first order), and it
+    liquidates. On the two-sided variant (execution_side=0) the two-sided QVI agent is the
+    environment's optimum: it attains its own value and beats the one-sided liquidator."""
     key = jax.random.key(84)
-    optimal = make_agent("limit_market_liquidation", env, params, two_sided=True)
-    one_sided = make_agent("limit_market_liquidation", env, params)
-    result = evaluate(env, params, optimal, 4000, key)
-    textbook = evaluate(env, params, one_sided, 4000, jax.random.fold_in(key, 1))
-    ret = result["return"]
-    start = 10 - optimal.q_min
-    exact = exact_policy_value(optimal, params)[start]
+    env, params = envs.make("cj_execution_lo_mo")
+    textbook_agent = make_agent("limit_market_liquidation", env, params)
+    textbook = evaluate(env, params, textbook_agent, 4000, key)
+    ret = textbook["return"]
+    exact = exact_policy_value(textbook_agent, params)[10 - textbook_agent.q_min]
     assert abs(ret["mean"] - exact) < 4 * ret["stderr"]
     dt = 1.0 / int(params.max_steps_in_episode)
-    assert abs(ret["mean"] - float(optimal.value(0.0, 10))) < 4 * ret["stderr"] + 4 * dt
-    # The textbook agent's own simulation matches its exact discrete-time mean too.
-    exact_textbook = exact_policy_value(one_sided, params)[10 - one_sided.q_min]
-    assert abs(textbook["return"]["mean"] - exact_textbook) < 4 * textbook["return"]["stderr"]
-    gap = ret["mean"] - textbook["return"]["mean"]
-    assert gap > 8 * np.hypot(ret["stderr"], textbook["return"]["stderr"])
+    assert abs(ret["mean"] - float(textbook_agent.value(0.0, 10))) < 4 * ret["stderr"] + 4 * dt
     assert textbook["abs_terminal_inventory"]["mean"] < 1.0  # it does liquidate
+    assert textbook["fills_bid"]["mean"] == 0.0 and textbook["market_orders_buy"]["mean"] == 0.0
+
+    env2, params2 = envs.make("cj_execution_lo_mo", execution_side=0)
+    optimal = make_agent("limit_market_liquidation", env2, params2, two_sided=True)
+    result = evaluate(env2, params2, optimal, 4000, jax.random.fold_in(key, 1))
+    two = result["return"]
+    exact_two = exact_policy_value(optimal, params2)[10 - optimal.q_min]
+    assert abs(two["mean"] - exact_two) < 4 * two["stderr"]
+    assert abs(two["mean"] - float(optimal.value(0.0, 10))) < 4 * two["stderr"] + 4 * dt
+    one_sided = evaluate(
+        env2,
+        params2,
+        make_agent("limit_market_liquidation", env2, params2),
+        4000,
+        jax.random.fold_in(key, 2),
+    )
+    gap = two["mean"] - one_sided["return"]["mean"]
+    assert gap > 8 * np.hypot(two["stderr"], one_sided["return"]["stderr"])
+    with pytest.raises(ValueError, match="execution_side"):
+        make_agent("limit_market_liquidation", env, params, two_sided=True)
 
 
 def test_touch_agent_attains_its_value_and_beats_always_posting(exact_policy_value):

@@ -33,17 +33,17 @@ COMPATIBLE = [
     ("cartea_jaimungal_execution", "cj_execution_speed", {}),
     ("limit_order_liquidation", "cj_execution_lo_mo", {}),
     ("limit_market_liquidation", "cj_execution_lo_mo", {}),
-    ("limit_market_liquidation", "cj_execution_lo_mo", {"two_sided": True}),
+    ("limit_market_liquidation", "cj_execution_lo_mo", {"two_sided": True}, {"execution_side": 0}),
 ]
 
 
 def test_registry_lists_every_agent():
-    assert set(registered_agents()) == {name for name, _, _ in COMPATIBLE}
+    assert set(registered_agents()) == {name for name, *_ in COMPATIBLE}
 
 
-@pytest.mark.parametrize("name, env_name, args", COMPATIBLE)
-def test_agent_is_a_pure_jittable_vmappable_policy(name, env_name, args):
-    env, params = envs.make(env_name)
+@pytest.mark.parametrize("name, env_name, args, env_overrides", [(*c, {})[:4] for c in COMPATIBLE])
+def test_agent_is_a_pure_jittable_vmappable_policy(name, env_name, args, env_overrides):
+    env, params = envs.make(env_name, **env_overrides)
     policy = make_agent(name, env, params, **args)
     keys = jax.random.split(jax.random.key(0), 8)
     obs, _ = jax.vmap(env.reset_env, in_axes=(0, None))(keys, params)
@@ -203,7 +203,9 @@ def test_twap_and_vwap_follow_their_schedules_exactly():
 
 def test_liquidation_agents_mirror_for_a_buy_programme():
     sell_env, sell_params = envs.make("cj_execution_lo_mo")
-    buy_env, buy_params = envs.make("cj_execution_lo_mo", initial_inventory=-10.0)
+    buy_env, buy_params = envs.make(
+        "cj_execution_lo_mo", initial_inventory=-10.0, execution_side=-1
+    )
     for name in ("limit_order_liquidation", "limit_market_liquidation"):
         sell = make_agent(name, sell_env, sell_params)
         buy = make_agent(name, buy_env, buy_params)

@@ -101,7 +101,7 @@ def test_exponential_utility_is_paid_on_the_last_step():
 @pytest.mark.parametrize("max_inventory", [1.0, 2.0])
 def test_inventory_never_leaves_its_bounds(max_inventory):
     env, params = envs.make(
-        "cj_execution_lo_mo", max_inventory=max_inventory, initial_inventory=0.0
+        "cj_execution_lo_mo", max_inventory=max_inventory, initial_inventory=0.0, execution_side=0
     )
     _, _, after, _, info = random_trajectory(env, params, steps=200)
     assert np.abs(after.inventory).max() <= max_inventory
@@ -110,6 +110,16 @@ def test_inventory_never_leaves_its_bounds(max_inventory):
     at_top = (after.inventory[:-1] == max_inventory) & (info["market_orders"][1:, :, 1] == 0)
     assert at_top.sum() > 10
     assert not np.any(info["quoted"][1:, :, 0][at_top])
+
+
+def test_liquidation_never_bids_nor_buys():
+    env, params = envs.make("cj_execution_lo_mo")
+    _, _, after, _, info = random_trajectory(env, params, steps=100)
+    assert not info["quoted"][..., 0].any() and info["fills"][..., 0].sum() == 0
+    assert info["market_orders"][..., 0].sum() == 0 and info["market_orders"][..., 1].sum() > 0
+    assert np.all(np.diff(after.inventory, axis=0) <= 0) and after.inventory.min() >= 0
+    with pytest.raises(ValueError, match="execution_side"):
+        envs.make("cj_execution_lo_mo", initial_inventory=-10.0)
 
 
 def test_nan_action_is_flagged_and_does_nothing():
