@@ -11,6 +11,9 @@ Prices are LOBSTER integers (1/10000 dollar) in int32. LOBSTER marks empty level
 files with the dummy prices +9999999999 (asks) and -9999999999 (bids), which do not fit int32; the
 engine uses ``DUMMY_ASK_PRICE = 2**31 - 1`` and ``DUMMY_BID_PRICE = -(2**31 - 1)`` instead, and
 ``lobster_row_to_int32`` maps LOBSTER's values to them.
+
+Limits: capacity up to ``MAX_CAPACITY`` orders per side; the shares resting on one side, and the size
+of one message, must stay below 2**31 (int32 prefix sums).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ LOBSTER_DUMMY_BID_PRICE = -9999999999
 # are positive and agents must use ids above SNAPSHOT_ID_BASE, so the two can never collide.
 SNAPSHOT_ID_BASE = -1_000_000_000
 DEFAULT_MAX_FILLS = 8
+MAX_CAPACITY = 2**15 - 1  # the engine packs per-message counts of orders into 16 bits
 DEFAULT_NUM_TRADERS = 2
 
 
@@ -104,8 +108,8 @@ def empty_counters() -> Counters:
 
 
 def _check_static(capacity: int, max_fills: int, num_traders: int) -> None:
-    if not isinstance(capacity, int) or capacity < 1:
-        raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+    if not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY:
+        raise ValueError(f"capacity must be an int in 1..{MAX_CAPACITY}, got {capacity!r}")
     if not isinstance(max_fills, int) or max_fills < 1:
         raise ValueError(f"max_fills must be a positive int, got {max_fills!r}")
     if not isinstance(num_traders, int) or num_traders < 1:

@@ -86,6 +86,8 @@ def test_empty_book_views():
     assert jl.top_levels(book, 2).tolist() == [jl.DUMMY_ASK_PRICE, 0, jl.DUMMY_BID_PRICE, 0] * 2
     with pytest.raises(ValueError, match="capacity"):
         jl.empty_book(0)
+    with pytest.raises(ValueError, match="capacity"):
+        jl.empty_book(jl.MAX_CAPACITY + 1)
 
 
 def test_top_levels_aggregate_orders_at_a_price_across_the_ring_wrap():
