@@ -438,7 +438,3 @@ def book_orders(book: Book) -> dict[str, dict[str, np.ndarray]]:
             for f in ("price", "quantity", "order_id", "trader_id", "arrival")
         }
     return out
-
-
-def counters(book: Book) -> dict[str, int]:
-    return dict(book.counters)

@@ -152,7 +152,7 @@ def lobster_row_to_int32(row, where: str = "orderbook row") -> np.ndarray:
         raise ValueError(f"{where}: expected 4 columns per level, got shape {values.shape}")
     out = np.empty(values.shape, np.int64)
     for col, value in enumerate(values.tolist()):
-        if value != value or float(value) != int(value):
+        if not np.isfinite(value) or float(value) != int(value):
             raise ValueError(f"{where}, column {col + 1}: {value!r} is not an integer")
         value = int(value)
         is_price = col % 2 == 0
@@ -166,7 +166,7 @@ def lobster_row_to_int32(row, where: str = "orderbook row") -> np.ndarray:
     return out.astype(np.int32)
 
 
-def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int, arrival0: int):
+def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int):
     """One side of a snapshot: one aggregate order per non-empty level, best first."""
     num_levels = prices.shape[0]
     present = (sizes > 0) & (prices > 0) & (prices < DUMMY_ASK_PRICE)
@@ -176,7 +176,7 @@ def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int, a
     level = jnp.arange(num_levels, dtype=jnp.int32)
     # Ids and arrival numbers follow the level, so they cannot collide with each other either.
     ids = SNAPSHOT_ID_BASE - 2 * level - id_offset
-    arrivals = arrival0 + 2 * level + id_offset
+    arrivals = 2 * level + id_offset
     kept = min(num_levels, capacity)
     pad = capacity - kept
 
@@ -228,8 +228,8 @@ def book_from_snapshot(
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _snapshot_book(row, capacity, num_levels, max_fills, num_traders) -> BookState:
-    asks, lost_asks, lost_ask_shares = _snapshot_side(row[0::4], row[1::4], capacity, True, 0, 0)
-    bids, lost_bids, lost_bid_shares = _snapshot_side(row[2::4], row[3::4], capacity, False, 1, 0)
+    asks, lost_asks, lost_ask_shares = _snapshot_side(row[0::4], row[1::4], capacity, True, 0)
+    bids, lost_bids, lost_bid_shares = _snapshot_side(row[2::4], row[3::4], capacity, False, 1)
     book = empty_book(capacity, max_fills, num_traders)
     counters = book.counters.replace(
         evicted_orders=lost_asks + lost_bids, evicted_shares=lost_ask_shares + lost_bid_shares
