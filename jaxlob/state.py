@@ -3,9 +3,10 @@
 Each side is a ring buffer of ``capacity`` slots. Logical slot ``j`` (0 = best priority) lives in
 physical slot ``(head + j) % capacity``; the first ``count`` logical slots hold orders, sorted by
 price (best first) and, within a price, by arrival sequence. A ring buffer makes the removal of the
-filled prefix after a sweep a move of ``head`` instead of a shift of every array, and an insert or a
-single removal is a shift by one slot (two static rolls and a select). Use ``jaxlob.views`` to read
-the book rather than the raw arrays. Free slots hold zeros.
+filled prefix after a sweep a move of ``head`` instead of a shift of every array; an insert or a
+single removal shifts part of the side by one slot towards the back (one static roll and a select;
+a removal then advances ``head``). Use ``jaxlob.views`` to read the book rather than the raw
+arrays. Free slots hold zeros.
 
 Prices are LOBSTER integers (1/10000 dollar) in int32. LOBSTER marks empty levels of its orderbook
 files with the dummy prices +9999999999 (asks) and -9999999999 (bids), which do not fit int32; the
