@@ -416,6 +416,7 @@ class ReplayMarket(environment.Environment):
             "fills": zero(jnp.stack([trades.agent_bought, trades.agent_sold]).astype(_F32)),
             "market_orders": zero(liquidation),
             "quoted": quoted,
+            "both_quoted": quoted[0] & quoted[1],
             "spread": jnp.where(
                 quoted[0] & quoted[1], (agent_prices[1] - agent_prices[0]) / 10_000.0, 0.0
             ),

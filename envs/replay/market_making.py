@@ -3,7 +3,7 @@
 Action ``[bid depth, ask depth, bid size, ask size]``: depths in ticks from the other traders' mid
 (``0 <= depth <= max_depth_ticks``), the bid rounded down and the ask up to the tick grid, and never
 marketable (the bid stays at least a tick below the other traders' best ask, the ask a tick above
-their best bid); sizes in shares (``0..max_order``). Orders rest in slots (`envs.replay.orders`), so a
+their best bid and the agent's own bid); sizes in shares (``0..max_order``). Orders rest in slots (`envs.replay.orders`), so a
 quote that does not move keeps its queue position; fills happen only when replayed market flow
 reaches them in the queue.
 
@@ -85,6 +85,7 @@ class MarketMakingTask:
         ask_price = -jnp.floor_divide(-(twice_mid + units[1]), 2 * tick) * tick
         bid_price = jnp.maximum(jnp.minimum(bid_price, tick_floor(ask, tick) - tick), tick)
         ask_price = jnp.maximum(ask_price, tick_floor(bid, tick) + tick)
+        ask_price = jnp.maximum(ask_price, bid_price + tick)  # never against its own bid
         size = jnp.round(jnp.clip(action[2:], 0.0, jnp.asarray(p.max_order, _F32))).astype(_I32)
         limit = jnp.asarray(p.max_inventory, _I32)
         size = jnp.minimum(size, jnp.stack([limit - position, limit + position]))

@@ -5,7 +5,8 @@ rest there. A slot whose order already rests at that price keeps its place in th
 target is unchanged, and when it is smaller (a partial cancellation, which keeps priority as on
 exchanges). It is cancelled and replaced (joining the back of the queue) when the price changes or
 the target grows; cancelled when the target is 0. So every slot sends at most two messages a step:
-a cancellation (CANCEL or CANCEL_ID) and a SUBMIT, in the layout of `jaxlob.messages`, trader 1.
+a cancellation (CANCEL or CANCEL_ID) and a SUBMIT, in the layout of `jaxlob.messages`, trader 1;
+all the cancellations go first, so a new order never trades with one the agent is withdrawing.
 
 Agent order ids are `AGENT_ID_BASE + n` for a per-episode counter n: above the engine's snapshot
 range and below every LOBSTER id (those are positive; 0 and -1 mark hidden and cross trades).
@@ -81,7 +82,7 @@ def order_messages(
         new = jnp.where(sub, new, jnp.zeros_like(new))
         return jnp.stack([cancel, new])
 
-    msgs = jax.vmap(per_slot)(
+    pairs = jax.vmap(per_slot)(
         cancel_type,
         cancel_size,
         submit,
@@ -92,7 +93,9 @@ def order_messages(
         targets.price,
         want,
         new_ids,
-    ).reshape(2 * num_slots, m.NUM_FIELDS)
+    )
+    # Every cancellation before any submission: a new quote never meets the agent's old one.
+    msgs = jnp.concatenate([pairs[:, 0], pairs[:, 1]])
     new_slots = Slots(
         order_id=jnp.where(submit, new_ids, slots.order_id),
         direction=jnp.where(submit, targets.direction, slots.direction),

@@ -1,0 +1,126 @@
+"""Execution baselines (TWAP, VWAP, all at once) on real windows, their evaluation through
+`agents.evaluate`, and the registry's `make`."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from envs.replay import baselines, registry
+from envs.replay.evaluation import summary
+
+QUANTITY = 300
+
+
+@pytest.fixture(scope="module")
+def schedules(execution, goog_days):
+    env, params = execution.env, execution.params
+    out = {}
+    for name in ("twap", "vwap", "all_at_once"):
+        policy = baselines.make_baseline(name, env, params)
+        out[name] = execution.run(goog_days, policy=policy, quantity=QUANTITY)
+    return out
+
+
+def test_every_baseline_completes_the_task(schedules):
+    for out in schedules.values():
+        executed = out[2]["info"]["executed"]
+        assert np.all(executed[..., -1] == QUANTITY)
+        assert np.all(np.diff(executed, axis=-1) >= 0)
+
+
+def test_twap_follows_the_clock_and_all_at_once_goes_first(schedules, goog_days):
+    twap = schedules["twap"][2]
+    state = twap["state"]
+    # after each step TWAP has bought about quantity * elapsed time (one step ahead at most, plus
+    # what the far touch could not fill yet)
+    time = twap["obs"][..., 0]
+    done = state.bought / QUANTITY
+    live = ~twap["done"]
+    assert np.all(np.where(live, done <= np.minimum(time + 0.35, 1.0) + 1e-6, True))
+    first = schedules["all_at_once"][2]["state"].bought[..., 0]
+    assert np.all(first > 0) and np.all(first >= twap["state"].bought[..., 0])
+
+
+def test_schedule_targets_by_hand(execution):
+    env, params = execution.env, execution.params
+    twap = baselines.make_twap(env, params)
+    obs = np.zeros(env.obs_size, np.float32)
+    obs[env.obs_index["time"]] = 0.5
+    obs[env.obs_index["remaining"]] = 0.75  # 75 of 300 done
+    action = np.asarray(twap(None, obs))
+    target = QUANTITY * (0.5 + float(twap.dt))
+    assert action[0] == pytest.approx(np.ceil(target - 75.0))
+    assert np.all(action[1:] == 0)
+    everything = np.asarray(baselines.make_all_at_once(env, params)(None, obs))
+    assert everything[0] == pytest.approx(225.0)  # all that is left
+    curve = np.linspace(0.0, 1.0, 11) ** 2
+    vwap = baselines.make_vwap(env, params, volume_curve=tuple(curve))
+    target = QUANTITY * (0.5 + float(vwap.dt)) ** 2
+    assert np.asarray(vwap(None, obs))[0] == pytest.approx(np.ceil(target - 75.0), abs=1.0)
+
+
+def test_agents_evaluate_runs_the_replay_environment(execution, schedules):
+    """`agents.evaluate` (one episode per fixed window) agrees with the harness's returns."""
+    from agents import evaluate
+
+    env, params = execution.env, execution.params
+    policy = baselines.make_twap(env, params)
+    harness_returns = schedules["twap"][2]["reward"][0].sum(axis=-1)
+    for window in (0, 3):
+        result = evaluate(env, params.replace(window=window), policy, 1, jax.random.PRNGKey(0))
+        assert result["return"]["mean"] == pytest.approx(float(harness_returns[window]), rel=1e-5)
+        assert result["terminal_inventory"]["mean"] == 0.0
+
+
+def test_summary_statistics():
+    rows = [{"window": i, "x": float(v)} for i, v in enumerate([1.0, 2.0, 3.0, 6.0])]
+    s = summary(rows)["x"]
+    assert s["mean"] == 3.0
+    assert s["std"] == pytest.approx(np.std([1, 2, 3, 6], ddof=1))
+    assert s["stderr"] == pytest.approx(s["std"] / 2)
+
+
+def test_registry_names_and_errors(goog_days):
+    assert registry.registered() == ["lobster_execution", "lobster_market_making"]
+    with pytest.raises(ValueError, match="nope: unknown replay environment"):
+        registry.make("nope")
+    with pytest.raises(ValueError, match="sigma: unknown field"):
+        registry.make("lobster_execution", data=goog_days[0], sigma=1.0)
+    with pytest.raises(ValueError, match="side: must be 1"):
+        registry.make("lobster_execution", data=goog_days[0], side=0)
+    with pytest.raises(ValueError, match="window: must be -1"):
+        registry.make("lobster_execution", data=goog_days[0], window=99)
+    with pytest.raises(ValueError, match="action: 'market'"):
+        registry.make("lobster_execution", data=goog_days[0], action="market")
+    with pytest.raises(ValueError, match="quantity: must be an integer"):
+        registry.make("lobster_execution", data=goog_days[0], quantity=1.5)
+
+
+def test_registry_overrides_and_spaces(goog_days):
+    env, params = registry.make(
+        "lobster_execution",
+        data=goog_days[0],
+        action="single_price",
+        quantity=800,
+        side=-1,
+        resync=False,
+        capacity=32,
+    )
+    assert env.action_space(params).shape == (2,)
+    assert int(params.task.quantity) == 800 and int(params.task.side) == -1
+    assert int(params.task.max_order) == 800
+    assert env.config.resync is False and env.config.capacity == 32
+    assert params.initial_books.bids.price.shape == (4, 32)
+    env, params = registry.make("lobster_market_making", data=goog_days[0], max_inventory=50)
+    assert env.action_space(params).shape == (4,)
+    assert int(params.task.max_inventory) == 50
+    assert env.observation_space(params).shape == (env.obs_size,)
+
+
+def test_default_data_is_the_shipped_goog_day():
+    env, params = registry.make("lobster_execution")
+    assert int(params.data.num_windows) == 13  # 09:30-16:00 in 30-minute windows
+    assert params.data.messages.shape[-2:] == (100, 8)
+    assert params.max_steps_in_episode == params.data.messages.shape[1]

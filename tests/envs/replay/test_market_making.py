@@ -1,0 +1,116 @@
+"""The market-making task on real GOOG windows: quotes are never marketable (every agent trade is a
+replayed order reaching its quote), inventory limits hold, the pnl adds up, and the baselines."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from envs.replay import baselines, estimation
+from jaxlob import reference as ref
+
+AGENT = 1
+
+
+def _random_quotes(seed, shape=(2, 4, 8)):
+    rng = np.random.default_rng(seed)
+    depths = rng.uniform(0.0, 6.0, shape + (2,))
+    sizes = rng.uniform(0.0, 100.0, shape + (2,))
+    return np.concatenate([depths, sizes], axis=-1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def quoting(market_making, goog_days):
+    return market_making.run(goog_days, _random_quotes(0))
+
+
+def test_inventory_stays_within_its_limits(quoting, market_making):
+    limit = int(market_making.params.task.max_inventory)
+    inventory = quoting[2]["state"].inventory
+    assert np.all(np.abs(inventory) <= limit)
+    assert np.any(inventory != 0)  # the quotes did trade
+
+
+def test_quotes_trade_only_when_replayed_flow_reaches_them(market_making, goog_days, at):
+    """Pure replay through the reference book: the agent is never the aggressor (its messages
+    trade nothing), and its trades are those the reference book finds."""
+    out = market_making.run(goog_days, _random_quotes(1), resync=False)
+    traded = 0
+    for d, day in enumerate(goog_days):
+        for b in range(4):
+            episode = at(out[2], d, b)
+            book = ref.book_from_snapshot(np.asarray(day.initial_row[b]), 48, 10, 1, 2)
+            for t in range(8):
+                step_volume = 0
+                for msg in np.asarray(episode["msgs"][t]).tolist():
+                    book, fills = ref.apply_message(book, msg)
+                    if msg[5] == AGENT:
+                        assert fills.totals.volume == 0  # post-only quotes
+                    step_volume += fills.totals.bought_volume[AGENT]
+                    step_volume += fills.totals.sold_volume[AGENT]
+                assert int(episode["info"]["agent_volume"][t]) == step_volume
+                traded += step_volume
+    assert traded > 0
+
+
+def test_pnl_is_cash_plus_inventory_at_the_mid(quoting, market_making, at):
+    for d in range(2):
+        for b in range(4):
+            episode = at(quoting[2], d, b)
+            state = jax.tree.map(lambda x: x[-1], episode["state"])
+            mid = (int(state.last_bid) + int(state.last_ask)) / 2
+            cash = float(state.sold_notional) - float(state.bought_notional)
+            position = int(state.bought) - int(state.sold)
+            expected = (cash + position * mid) / 1e4  # from cash 0 and no inventory
+            total = float(np.sum(episode["info"]["pnl"]))
+            assert total == pytest.approx(expected, abs=1e-3 + 1e-6 * abs(cash) / 1e4)
+
+
+def test_penalties_enter_the_reward(market_making, goog_days, at):
+    out = market_making.run(
+        goog_days, _random_quotes(2), running_penalty=1e-4, terminal_penalty=1e-3
+    )
+    episode = at(out[2], 0, 0)
+    q = episode["state"].inventory
+    running = 1e-4 * q**2
+    np.testing.assert_allclose(episode["info"]["inventory_penalty"], running, rtol=1e-5)
+    last = int(np.argmax(episode["done"]))
+    assert float(episode["info"]["terminal_penalty"][last]) == pytest.approx(1e-3 * q[last] ** 2)
+    reward = episode["info"]["pnl"] - running - episode["info"]["terminal_penalty"]
+    np.testing.assert_allclose(episode["reward"], reward, rtol=1e-5, atol=1e-6)
+
+
+def test_estimates_from_the_data_are_sane(goog_days):
+    est = estimation.estimate_market(goog_days[0], 100)
+    assert est.sigma > 0 and est.intensity_a > 0 and est.intensity_k > 0
+    assert est.median_spread >= 1
+    curve = estimation.volume_curve(goog_days[0], 10)
+    assert curve[0] == 0 and curve[-1] == pytest.approx(1.0) and np.all(np.diff(curve) >= 0)
+
+
+def test_avellaneda_stoikov_quotes_lean_against_inventory(market_making):
+    env, params = market_making.env, market_making.params
+    policy = baselines.make_avellaneda_stoikov(env, params, gamma=1e-3)
+    obs = np.zeros(env.obs_size, np.float32)
+    flat = np.asarray(policy(None, obs))
+    assert flat[0] == pytest.approx(flat[1])  # no inventory: symmetric around the mid
+    obs[env.obs_index["inventory"]] = 100.0
+    long = np.asarray(policy(None, obs))
+    assert long[0] > flat[0] and long[1] < flat[1]  # long: bid deeper, ask closer
+    obs[env.obs_index["time"]] = 1.0
+    end = np.asarray(policy(None, obs))  # no time left: the inventory term vanishes
+    est = estimation.estimate_market(params.data, 100)
+    half = np.log1p(1e-3 / est.intensity_k) / 1e-3
+    assert end[0] == pytest.approx(min(half, 20.0), rel=1e-5) and end[0] == pytest.approx(end[1])
+
+
+def test_baselines_run_within_limits(market_making, goog_days):
+    env, params = market_making.env, market_making.params
+    for policy in (
+        baselines.make_fixed_spread(env, params),
+        baselines.make_avellaneda_stoikov(env, params),
+    ):
+        out = market_making.run(goog_days, policy=policy)
+        assert np.all(np.abs(out[2]["state"].inventory) <= 200)
+        assert np.sum(out[2]["info"]["agent_volume"]) > 0
