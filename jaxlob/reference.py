@@ -438,3 +438,8 @@ def book_orders(book: Book) -> dict[str, dict[str, np.ndarray]]:
             for f in ("price", "quantity", "order_id", "trader_id", "arrival")
         }
     return out
+
+
+def counters(book: Book) -> dict[str, int]:
+    """The book's counters by name (as ``BookState.counters``' fields)."""
+    return dict(book.counters)
