@@ -3,7 +3,9 @@
 `evaluate_windows` runs one episode per listed window (all windows vmapped in one compiled program,
 ``max_steps_in_episode`` steps each, no auto-reset) and returns per-window results: the return, and
 for execution the executed quantity, average price, shortfalls against the arrival price and the
-market VWAP (bps), the deadline liquidation; for market making the pnl and terminal inventory.
+market VWAP of the episode's steps (bps), the deadline liquidation; for market making the pnl and
+terminal inventory. `add_window_vwap` adds the shortfall against the whole window's market VWAP
+(from the data), the benchmark to compare policies with, since episodes end at different times.
 `summary` gives mean, standard deviation and standard error over windows.
 
 Command line (the numbers of the report)::
@@ -27,13 +29,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlob import messages as m
+
 EXECUTION_COLUMNS = (
     "return",
     "executed",
     "average_price",
     "arrival_price",
-    "market_vwap",
+    "window_vwap",
     "shortfall_arrival_bps",
+    "shortfall_window_vwap_bps",
     "shortfall_vwap_bps",
     "liquidated",
     "unfilled",
@@ -96,6 +101,26 @@ def evaluate_windows(env, params, policy, windows=None, key=None) -> list[dict]:
             row["terminal_inventory"] = float(s.inventory)
             row["traded"] = int(s.bought + s.sold)
         rows.append(row)
+    return rows
+
+
+def window_vwap(data, w: int) -> float:
+    """VWAP (price units) of the data's own trades (visible and hidden executions) in window w:
+    a benchmark that does not depend on what the policy did or how long its episode lasted."""
+    msgs = np.asarray(data.messages[w]).reshape(-1, m.NUM_FIELDS)
+    trade = np.isin(msgs[:, m.TYPE], (m.EXECUTE, m.HIDDEN))
+    size = msgs[trade, m.SIZE].astype(np.float64)
+    price = msgs[trade, m.PRICE].astype(np.float64)
+    return float((size * price).sum() / size.sum()) if size.sum() > 0 else float("nan")
+
+
+def add_window_vwap(rows: list[dict], params, side: int) -> list[dict]:
+    """Execution rows with the window's market VWAP (dollars) and the shortfall against it (bps,
+    positive = cost)."""
+    for row in rows:
+        vwap = window_vwap(params.data, row["window"]) / 10_000.0
+        row["window_vwap"] = vwap
+        row["shortfall_window_vwap_bps"] = side * (row["average_price"] - vwap) / vwap * 1e4
     return rows
 
 
@@ -163,6 +188,8 @@ def main(argv=None) -> int:
     for name in names:
         policy = make_baseline(name, env, params)
         rows = evaluate_windows(env, params, policy)
+        if execution:
+            rows = add_window_vwap(rows, params, int(params.task.side))
         entry = {"windows": rows, "summary": summary(rows, columns)}
         if not args.no_cross_check:
             entry["agents_evaluate_returns"] = agents_evaluate_per_window(env, params, policy)
