@@ -144,13 +144,13 @@ def resolve_config(parser, args, sweep: bool):
 
 
 def _reference(config, env, env_params, key):
-    """(mean return, agent name) of the preset's reference agent, or (None, '')."""
+    """(statistics, agent name) of the preset's reference agent over the episodes (and key) the
+    trained policy is evaluated on, or (None, None)."""
     from purejaxrl_train.evaluation import evaluate_reference, reference_agent
 
     if reference_agent(config.env_name) is None or config.eval_episodes == 0:
         return None, None
-    episodes = max(1, min(config.eval_episodes, 10_000))
-    result = evaluate_reference(config.env_name, env, env_params, episodes, key)
+    result = evaluate_reference(config.env_name, env, env_params, config.eval_episodes, key)
     return result, result["agent"]
 
 
@@ -165,7 +165,8 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
 
     stream = stream or sys.stdout
     env, env_params, actor = build(config)
-    reference, agent = _reference(config, env, env_params, jax.random.key(seed + 1_000_003))
+    eval_key = jax.random.key(seed + 1_000_003)  # common random numbers for both evaluations
+    reference, agent = _reference(config, env, env_params, eval_key)
     ref_mean = reference["return"]["mean"] if reference else None
     run_dir.write_config(out, config, {"run": {"seed": seed}})
     if reference:
@@ -217,7 +218,7 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
             env,
             env_params,
             config.eval_episodes,
-            jax.random.key(seed + 2_000_003),
+            eval_key,
         )
         summary["evaluation"] = evaluation
         line = (

@@ -62,8 +62,10 @@ class ProgressPrinter:
         if returns:
             mean = sum(returns) / len(returns)
             line += f"return {mean:.6g}"
-            if self.reference_return:
+            if self.reference_return is not None and self.reference_return > 0:
                 line += f" ({100 * mean / self.reference_return:.1f}% of {self.reference_name})"
+            elif self.reference_return is not None:  # costs: a percentage would mislead
+                line += f" ({self.reference_name}: {self.reference_return:.6g})"
         else:
             line += "return n/a (no episode ended)"
         self.lines.append(line)
