@@ -381,6 +381,14 @@ class ReplayMarket(environment.Environment):
             resync_removed=state.resync_removed + stats.removed,
         )
         new_state = _tree_where(live, new_state, state.replace(time=t + 1))
+        c0, c1 = book0.counters, book.counters
+        parts_info["evicted_orders"] = c1.evicted_orders - c0.evicted_orders
+        parts_info["unmatched_messages"] = (
+            c1.unmatched_cancels
+            + c1.unmatched_executions
+            - c0.unmatched_cancels
+            - c0.unmatched_executions
+        )
         info = self._info(
             new_state, trades, stats, vwap, pnl, liquidated, invalid, parts_info, live, params
         )
@@ -400,7 +408,10 @@ class ReplayMarket(environment.Environment):
         live,
         params,
     ) -> dict:
-        """The step's info (fixed keys and shapes; zero after the episode ended)."""
+        """The step's info (fixed keys and shapes; zero after the episode ended). Besides the
+        task's numbers: the agent's and the other traders' traded volume, the step's VWAP, what the
+        re-synchronisation added, removed and dropped, orders evicted from a full side (the agent's
+        among them) and data messages naming an order the book does not have."""
         zero = lambda x: jnp.where(live, x, jnp.zeros_like(x))  # noqa: E731
         task = self.config.task
         bid_rest, ask_rest = self._side_resting(state)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from envs.replay import baselines, registry
-from envs.replay.evaluation import summary
+from envs.replay.evaluation import add_window_vwap, evaluate_windows, summary
 
 QUANTITY = 300
 
@@ -72,6 +72,26 @@ def test_agents_evaluate_runs_the_replay_environment(execution, schedules):
         result = evaluate(env, params.replace(window=window), policy, 1, jax.random.PRNGKey(0))
         assert result["return"]["mean"] == pytest.approx(float(harness_returns[window]), rel=1e-5)
         assert result["terminal_inventory"]["mean"] == 0.0
+
+
+def test_evaluate_windows_reports_each_window(execution, goog_days, schedules):
+    """`evaluate_windows` (the report's path) gives the harness's returns and executions, and the
+    shortfall against the window VWAP follows from the window's trades, computed here by hand."""
+    env, params = execution.env, execution.params
+    rows = evaluate_windows(env, params, baselines.make_twap(env, params))
+    rows = add_window_vwap(rows, params, 1)
+    harness = schedules["twap"][2]
+    day = goog_days[0]
+    for row in rows:
+        w = row["window"]
+        assert row["return"] == pytest.approx(float(harness["reward"][0, w].sum()), rel=1e-5)
+        assert row["executed"] == QUANTITY
+        msgs = np.asarray(day.messages[w]).reshape(-1, 8)
+        trades = msgs[(msgs[:, 0] == 4) | (msgs[:, 0] == 5)]
+        vwap = (trades[:, 2] * trades[:, 3].astype(np.float64)).sum() / trades[:, 2].sum() / 1e4
+        assert row["window_vwap"] == pytest.approx(vwap, rel=1e-12)
+        bps = (row["average_price"] - vwap) / vwap * 1e4
+        assert row["shortfall_window_vwap_bps"] == pytest.approx(bps, rel=1e-9)
 
 
 def test_summary_statistics():
