@@ -5,6 +5,10 @@
 - `environment.ReplayMarket`: the environment (reset, step, observation, spaces).
 - `data`: windows of LOBSTER days as `ReplayData` in the params; `baselines`: TWAP, VWAP,
   all-at-once, fixed-spread and Avellaneda-Stoikov policies; `evaluation`: per-window results.
+
+Commands: ``python -m envs.replay.evaluation [--env NAME]`` (baselines on every window of the GOOG
+day), ``python -m envs.replay.train`` (recurrent PPO on the execution task, held-out comparison with
+TWAP); throughput in ``benchmarks/replay_env.py``.
 """
 
 from envs.replay.data import ReplayData, from_day, load_data, stack_days
