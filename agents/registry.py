@@ -75,8 +75,18 @@ AGENTS: dict[str, AgentSpec] = {
 }
 
 
+def _replay_baselines(env):
+    """The replay baselines module when `env` is a LOBSTER replay market, else None."""
+    from envs.replay import ReplayMarket, baselines
+
+    return baselines if isinstance(env, ReplayMarket) else None
+
+
 def registered_agents() -> list[str]:
-    return sorted(AGENTS)
+    """Every agent name: the model-based agents and the replay-market baselines."""
+    from envs.replay import baselines
+
+    return sorted(set(AGENTS) | set(baselines.BASELINES))
 
 
 def _convert(agent: str, name: str, kind: str, value: Any) -> Any:
@@ -108,14 +118,26 @@ def _convert(agent: str, name: str, kind: str, value: Any) -> Any:
 
 
 def make_agent(name: str, env, params, **agent_args: Any):
-    """Build agent `name` for `(env, params)`; returns a pure `policy(key, obs) -> action`."""
-    if name not in AGENTS:
-        raise ValueError(f"{name}: unknown agent; registered: {', '.join(registered_agents())}")
-    spec = AGENTS[name]
+    """Build agent `name` for `(env, params)`; returns a pure `policy(key, obs) -> action`.
+
+    On a LOBSTER replay market the names resolve to its own baselines (`envs.replay.baselines`:
+    twap, vwap, all_at_once, fixed_spread, avellaneda_stoikov), which read the book rather than
+    a model's parameters.
+    """
+    replay = _replay_baselines(env)
+    if replay is not None:
+        if name not in replay.BASELINES:
+            known = ", ".join(sorted(replay.BASELINES))
+            raise ValueError(f"{name}: not an agent for replay environments; available: {known}")
+        build, accepted = replay.BASELINES[name], replay.BASELINE_ARGS[name]
+    elif name in AGENTS:
+        build, accepted = AGENTS[name].build, AGENTS[name].args
+    else:
+        raise ValueError(f"{name}: unknown agent; registered: {', '.join(sorted(AGENTS))}")
     converted = {}
     for arg, value in agent_args.items():
-        if arg not in spec.args:
-            known = ", ".join(sorted(spec.args)) or "none"
+        if arg not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
             raise ValueError(f"{name}: unknown argument {arg!r}; accepted: {known}")
-        converted[arg] = _convert(name, arg, spec.args[arg], value)
-    return spec.build(env, params, **converted)
+        converted[arg] = _convert(name, arg, accepted[arg], value)
+    return build(env, params, **converted)

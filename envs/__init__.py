@@ -1,6 +1,7 @@
 """gymnax environments for limit-order-book trading.
 
-`envs.make(name, **overrides) -> (env, params)` builds any registered preset; `envs.registered()`
+`envs.make(name, **overrides) -> (env, params)` builds any registered preset: the model-based
+markets (`envs.model_based`) and the LOBSTER replay markets (`envs.replay`); `envs.registered()`
 lists them. Every preset is also registered with gymnax, so `gymnax.make(name)` works too.
 """
 
@@ -9,15 +10,18 @@ from __future__ import annotations
 import gymnax
 
 from envs.model_based import registry as _model_based
+from envs.replay import registry as _replay
 
 
 def registered() -> list[str]:
     """Names of every environment `make` can build."""
-    return _model_based.registered()
+    return sorted(_model_based.registered() + _replay.registered())
 
 
 def make(name: str, **overrides):
-    """Build environment `name` with `EnvParams` field overrides; return `(env, params)`."""
+    """Build environment `name` with field overrides; return `(env, params)`."""
+    if name in _replay.registered():
+        return _replay.make(name, **overrides)
     return _model_based.make(name, **overrides)
 
 

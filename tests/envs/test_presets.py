@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import envs
+from envs.model_based import registry as model_based_registry
 
-NAMES = envs.registered()
+NAMES = model_based_registry.registered()  # replay markets: tests/envs/replay
 EXPECTED_PRESETS = {
     "avellaneda_stoikov",
     "cartea_jaimungal_mm",
@@ -26,6 +27,7 @@ STEPS = 3  # a short horizon keeps the truncation check cheap
 
 def test_registry_has_every_paper_model():
     assert EXPECTED_PRESETS <= set(NAMES)
+    assert set(NAMES) | {"lobster_execution", "lobster_market_making"} <= set(envs.registered())
 
 
 def _short(name, **overrides):
