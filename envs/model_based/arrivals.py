@@ -29,8 +29,24 @@ class NoArrivalsParams:
     pass
 
 
+class _Stateless:
+    """Shared pieces of arrival models without state (nothing to observe)."""
+
+    def init(self, p) -> NoArrivalsState:
+        return NoArrivalsState()
+
+    def observe(self, state) -> jax.Array:
+        return jnp.zeros((0,), real_dtype())
+
+    def obs_bounds(self, p):
+        return jnp.zeros((0,)), jnp.zeros((0,))
+
+    def obs_normalisation(self, p):
+        return jnp.zeros((0,)), jnp.ones((0,))
+
+
 @dataclass(frozen=True)
-class NoArrivals:
+class NoArrivals(_Stateless):
     """No market-order flow (execution by trading speed alone); draws no random numbers."""
 
     name: str = "none"
@@ -43,21 +59,9 @@ class NoArrivals:
     def validate(self, p, dt: float) -> None:
         return None
 
-    def init(self, p) -> NoArrivalsState:
-        return NoArrivalsState()
-
     def step(self, key, state, p, dt, uniforms, fill_prob):
         zeros = jnp.zeros((2,), real_dtype())
         return state, zeros, zeros, jnp.zeros((), bool)
-
-    def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), real_dtype())
-
-    def obs_bounds(self, p):
-        return jnp.zeros((0,)), jnp.zeros((0,))
-
-    def obs_normalisation(self, p):
-        return jnp.zeros((0,)), jnp.ones((0,))
 
 
 def _bernoulli_arrivals_and_fills(uniforms, rate_dt, fill_prob):
@@ -82,7 +86,7 @@ class PoissonParams:
 
 
 @dataclass(frozen=True)
-class PoissonArrivals:
+class PoissonArrivals(_Stateless):
     """Poisson market orders at constant rates [lambda^-, lambda^+].
 
     Default: at most one order per side per step, P = lambda dt (requires lambda dt <= 1, checked at
@@ -107,9 +111,6 @@ class PoissonArrivals:
                 f"rate*dt = {worst:.4g} > 1: use more steps or exact_counts=True",
             )
 
-    def init(self, p) -> NoArrivalsState:
-        return NoArrivalsState()
-
     def step(self, key, state, p, dt, uniforms, fill_prob):
         rate_dt = p.rate * dt
         if self.exact_counts:
@@ -117,15 +118,6 @@ class PoissonArrivals:
         else:
             arrivals, fills = _bernoulli_arrivals_and_fills(uniforms, rate_dt, fill_prob)
         return state, arrivals, fills, jnp.zeros((), bool)
-
-    def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), real_dtype())
-
-    def obs_bounds(self, p):
-        return jnp.zeros((0,)), jnp.zeros((0,))
-
-    def obs_normalisation(self, p):
-        return jnp.zeros((0,)), jnp.ones((0,))
 
 
 @struct.dataclass

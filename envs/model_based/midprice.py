@@ -47,6 +47,21 @@ class PriceAlphaState:
     factor: jax.Array
 
 
+class _OnePrice:
+    """Shared pieces of the models whose whole state is the price."""
+
+    price_floor = -BIG  # lower bound of the price in the observation space
+
+    def init(self, p) -> PriceState:
+        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
+
+    def observe(self, state) -> jax.Array:
+        return jnp.stack([state.price])
+
+    def obs_bounds(self, p):
+        return jnp.array([self.price_floor]), jnp.array([BIG])
+
+
 # --------------------------------------------------------------------------- Brownian family
 
 
@@ -58,7 +73,7 @@ class BrownianParams:
 
 
 @dataclass(frozen=True)
-class BrownianMotion:
+class BrownianMotion(_OnePrice):
     """Arithmetic Brownian motion S_t = S_0 + mu t + sigma W_t (mbt_gym eq. 2), exact steps."""
 
     name: str = "brownian"
@@ -73,18 +88,9 @@ class BrownianMotion:
         check.finite(p.drift, "midprice.drift")
         check.non_negative(p.sigma, "midprice.sigma")
 
-    def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         ds = p.drift * dt + p.sigma * jnp.sqrt(dt) * normals[0] + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def observe(self, state) -> jax.Array:
-        return jnp.stack([state.price])
-
-    def obs_bounds(self, p):
-        return jnp.array([-BIG]), jnp.array([BIG])
 
     def obs_normalisation(self, p, horizon):
         scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
@@ -99,7 +105,7 @@ class JumpParams:
 
 
 @dataclass(frozen=True)
-class BrownianMotionJump:
+class BrownianMotionJump(_OnePrice):
     """S_t = S_0 + sigma W_t - xi^- M^-_t + xi^+ M^+_t: market orders move the price (GLFT §5.2, eq. 4).
 
     `jump_size` is [xi^-, xi^+]: a sell market order moves the mid down by xi^-, a buy one up by xi^+.
@@ -117,19 +123,10 @@ class BrownianMotionJump:
         check.non_negative(p.sigma, "midprice.sigma")
         check.non_negative(p.jump_size, "midprice.jump_size")
 
-    def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         jumps = p.jump_size[1] * arrivals[1] - p.jump_size[0] * arrivals[0]
         ds = p.sigma * jnp.sqrt(dt) * normals[0] + jumps + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def observe(self, state) -> jax.Array:
-        return jnp.stack([state.price])
-
-    def obs_bounds(self, p):
-        return jnp.array([-BIG]), jnp.array([BIG])
 
     def obs_normalisation(self, p, horizon):
         scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
@@ -144,12 +141,13 @@ class GeometricParams:
 
 
 @dataclass(frozen=True)
-class GeometricBrownianMotion:
+class GeometricBrownianMotion(_OnePrice):
     """dS = mu S dt + sigma S dW (mbt_gym eq. 3), stepped exactly: S' = S exp((mu - sigma^2/2)dt + sigma dW)."""
 
     name: str = "geometric"
     num_normals: int = 1
     obs_names: tuple[str, ...] = ("midprice",)
+    price_floor = 0.0
 
     def default_params(self) -> GeometricParams:
         return GeometricParams()
@@ -159,19 +157,10 @@ class GeometricBrownianMotion:
         check.finite(p.drift, "midprice.drift")
         check.non_negative(p.sigma, "midprice.sigma")
 
-    def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         log_step = (p.drift - 0.5 * p.sigma**2) * dt + p.sigma * jnp.sqrt(dt) * normals[0]
         ds = state.price * jnp.expm1(log_step) + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def observe(self, state) -> jax.Array:
-        return jnp.stack([state.price])
-
-    def obs_bounds(self, p):
-        return jnp.array([0.0]), jnp.array([BIG])
 
     def obs_normalisation(self, p, horizon):
         scale = jnp.maximum(p.initial_price * p.sigma * jnp.sqrt(horizon), 1e-6)
@@ -190,7 +179,7 @@ class OUParams:
 
 
 @dataclass(frozen=True)
-class OrnsteinUhlenbeck:
+class OrnsteinUhlenbeck(_OnePrice):
     """dS = kappa (S_bar - S) dt + sigma dW, stepped with the exact transition over dt.
 
     (mbt_gym applies the mean reversion without the dt factor; here the reversion rate is per unit time.)
@@ -209,21 +198,12 @@ class OrnsteinUhlenbeck:
         check.non_negative(p.mean_reversion, "midprice.mean_reversion")
         check.non_negative(p.sigma, "midprice.sigma")
 
-    def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         factor, var = _ou_decay(p.mean_reversion, dt)
         # Increment written as (S_bar - S)(1 - e^{-k dt}) so it stays small in float32.
         ds = (p.mean_level - state.price) * (-jnp.expm1(-p.mean_reversion * dt))
         ds = ds + p.sigma * jnp.sqrt(var) * normals[0] + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def observe(self, state) -> jax.Array:
-        return jnp.stack([state.price])
-
-    def obs_bounds(self, p):
-        return jnp.array([-BIG]), jnp.array([BIG])
 
     def obs_normalisation(self, p, horizon):
         scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
@@ -382,12 +362,13 @@ class CEVParams:
 
 
 @dataclass(frozen=True)
-class CEV:
+class CEV(_OnePrice):
     """Constant elasticity of variance: dS = mu S dt + sigma S^beta dW, Euler, absorbed at 0."""
 
     name: str = "cev"
     num_normals: int = 1
     obs_names: tuple[str, ...] = ("midprice",)
+    price_floor = 0.0
 
     def default_params(self) -> CEVParams:
         return CEVParams()
@@ -398,20 +379,11 @@ class CEV:
         check.non_negative(p.sigma, "midprice.sigma")
         check.in_range(p.elasticity, "midprice.elasticity", 0.0, 2.0)
 
-    def init(self, p) -> PriceState:
-        return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         s = jnp.maximum(state.price, 0.0)
         ds = p.drift * s * dt + p.sigma * s**p.elasticity * jnp.sqrt(dt) * normals[0]
         ds = jnp.maximum(ds + impact_drift, -s)  # absorbed at zero
         return PriceState(price=state.price + ds), ds
-
-    def observe(self, state) -> jax.Array:
-        return jnp.stack([state.price])
-
-    def obs_bounds(self, p):
-        return jnp.array([0.0]), jnp.array([BIG])
 
     def obs_normalisation(self, p, horizon):
         scale = jnp.maximum(p.sigma * p.initial_price**p.elasticity * jnp.sqrt(horizon), 1e-6)
