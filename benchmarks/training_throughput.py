@@ -118,7 +118,12 @@ def _time_sweep(num_configs: int, num_seeds: int, repeats: int, device) -> list[
 
 def run(quick: bool) -> dict:
     default = jax.devices()[0]
-    env_counts = [16, 64] if quick else [16, 64, 256, 1024, 4096]
+    if quick:
+        env_counts = [16, 64]
+    elif default.platform == "cpu":
+        env_counts = [16, 64, 256, 1024]
+    else:
+        env_counts = [16, 64, 256, 1024, 4096, 16384]
     updates = 2 if quick else 5
     repeats = 2 if quick else 3
     rows = []

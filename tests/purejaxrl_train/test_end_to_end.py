@@ -28,6 +28,7 @@ ARGS = [
     "--num-steps", "50",
     "--num-minibatches", "4",
     "--hidden", "16,16",
+    "--lr", "1e-3",
     "--log-interval", "10",
     "--eval-episodes", "1000",
     "--seed", "3",
