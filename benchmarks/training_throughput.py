@@ -1,7 +1,7 @@
 """Training throughput of PPO and recurrent PPO on `cartea_jaimungal_mm`, and of vmapped sweeps.
 
 Each row times one compiled training program (rollout + GAE + PPO epochs, the preset's settings:
-100-step rollouts, 10 epochs, 8 minibatches) after compiling it once: compile time apart, then
+100-step rollouts, 10 epochs, 4 minibatches) after compiling it once: compile time apart, then
 best and median wall time of repeated calls (each call blocks until done). Environment steps per
 second = steps collected / best time; the update's gradient work is included in the time.
 
@@ -136,12 +136,15 @@ def run(quick: bool) -> dict:
                 rows.append(_time_training(_config(num_envs, updates, recurrent), repeats, cpu))
     sweep_shape = (4, 2) if quick else (16, 4)
     rows += _time_sweep(*sweep_shape, repeats=repeats, device=default)
+    preset = default_config(ENV)
     return {
         "name": "training_throughput",
         "description": (
-            f"PPO / recurrent PPO training on {ENV} (preset settings: 100-step rollouts, 10 epochs,"
-            " 8 minibatches, 64x64 MLP, GRU 64): environment steps per second including the"
-            " updates; vmapped sweep vs sequential runs of one compiled program."
+            f"PPO / recurrent PPO training on {ENV} (preset settings: {preset.num_steps}-step"
+            f" rollouts, {preset.update_epochs} epochs, {preset.num_minibatches} minibatches,"
+            f" MLP {'x'.join(map(str, preset.hidden_sizes))}, GRU {preset.gru_size}): environment"
+            " steps per second including the updates; vmapped sweep vs sequential runs of one"
+            " compiled program."
         ),
         "rows": rows,
         "notes": (
