@@ -287,12 +287,7 @@ def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None):
     table = sweep.format_table(rows)
     print("final return (training episodes, last tenth of updates), mean over seeds:", file=stream)
     print(table, file=stream)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "sweep.csv").open("w") as handle:
-        keys_ = list(rows[0])
-        handle.write(",".join(keys_) + "\n")
-        for row in rows:
-            handle.write(",".join(str(row[k]) for k in keys_) + "\n")
+    run_dir.write_csv(out / "sweep.csv", rows)
     run_dir.write_json(
         out / "sweep.json",
         {

@@ -64,13 +64,19 @@ def metrics_table(metrics: dict, steps_per_update: int) -> list[dict]:
     return rows
 
 
-def write_metrics(run_dir: Path, rows: list[dict]) -> Path:
-    path = Path(run_dir) / METRICS_FILE
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    """Rows of one table (the first row's keys are the columns)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def write_metrics(run_dir: Path, rows: list[dict]) -> Path:
+    return write_csv(Path(run_dir) / METRICS_FILE, rows)
 
 
 def plotting_available() -> bool:
