@@ -2,6 +2,7 @@
 
     python -m agents.evaluate --env cartea_jaimungal_mm --agent cartea_jaimungal_mm \\
         --episodes 10000 --seed 0 [--set field=value ...] [--agent-arg name=value ...] [--json]
+    python -m agents.evaluate --policy runs/RUN_DIR --episodes 100000 --seed 0
 
 `--set` overrides environment params (as `envs.make`), `--agent-arg` passes an agent argument
 (numbers, true/false, or comma-separated lists). Unknown names and malformed values end with a
@@ -43,8 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m agents.evaluate",
         description="Monte Carlo evaluation of a baseline or optimal agent.",
     )
-    parser.add_argument("--env", required=True, help="environment name (envs.registered())")
-    parser.add_argument("--agent", required=True, help="agent name (agents.registered_agents())")
+    parser.add_argument("--env", help="environment name (envs.registered())")
+    parser.add_argument("--agent", help="agent name (agents.registered_agents())")
+    parser.add_argument(
+        "--policy",
+        metavar="RUN_DIR",
+        help="evaluate the policy trained in a purejaxrl_train run directory instead of --agent "
+        "(its environment and overrides are the run's; --set adds to them)",
+    )
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
     parser.add_argument("--seed", type=int, required=True, help="random seed")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
@@ -76,20 +83,39 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     overrides = {k: _env_value(v) for k, v in _pairs(parser, args.set, "--set").items()}
     agent_args = _pairs(parser, args.agent_arg, "--agent-arg")
+    if args.policy is None and (args.env is None or args.agent is None):
+        parser.error("give --env and --agent, or --policy RUN_DIR")
+    if args.policy is not None and (args.agent is not None or agent_args):
+        parser.error("--policy replaces --agent and --agent-arg")
 
     import jax
 
     import envs
     from agents.registry import make_agent
 
+    trained = None
+    if args.policy is not None:
+        from purejaxrl_train.checkpoint import load_policy
+
+        try:
+            env_name, run_overrides, trained = load_policy(args.policy)
+        except (OSError, ValueError) as err:
+            parser.error(f"--policy: {err}")
+        if args.env is not None and args.env != env_name:
+            parser.error(f"--env {args.env} differs from the run's environment {env_name}")
+        args.env, args.agent = env_name, f"policy {args.policy}"
+        overrides = {**run_overrides, **overrides}
     try:
         env, params = envs.make(args.env, **overrides)
     except ValueError as err:
         parser.error(f"--env/--set: {err}")
-    try:
-        policy = make_agent(args.agent, env, params, **agent_args)
-    except ValueError as err:
-        parser.error(f"--agent/--agent-arg: {err}")
+    if trained is not None:
+        policy = trained
+    else:
+        try:
+            policy = make_agent(args.agent, env, params, **agent_args)
+        except ValueError as err:
+            parser.error(f"--agent/--agent-arg: {err}")
     result = evaluate(
         env, params, policy, args.episodes, jax.random.key(args.seed), batch_size=args.batch_size
     )

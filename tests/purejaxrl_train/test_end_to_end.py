@@ -115,3 +115,20 @@ def test_bad_command_lines_fail_with_one_line_errors(capsys):
         with pytest.raises(SystemExit):
             main(argv)
         assert message in capsys.readouterr().err
+
+
+def test_agents_evaluate_cli_evaluates_the_run(trained_run, capsys):
+    """`python -m agents.evaluate --policy RUN_DIR` evaluates the trained policy like any agent:
+    its mean return agrees with the run's own evaluation within 4 standard errors."""
+    from agents.evaluate import main as evaluate_main
+
+    argv = ["--policy", str(trained_run), "--episodes", "1000", "--seed", "5", "--json"]
+    assert evaluate_main(argv) == 0
+    cli = json.loads(capsys.readouterr().out)["return"]
+    run = json.loads((trained_run / "evaluation.json").read_text())["evaluation"]["return"]
+    assert abs(cli["mean"] - run["mean"]) < 4 * np.hypot(cli["stderr"], run["stderr"])
+    with pytest.raises(SystemExit):
+        evaluate_main(
+            ["--policy", str(trained_run), "--agent", "random", "--episodes", "1", "--seed", "0"]
+        )
+    assert "--policy replaces --agent" in capsys.readouterr().err
