@@ -12,7 +12,7 @@ from flax import struct
 
 from agents import model
 from agents.observation import ObsReader, make_reader, step_index
-from agents.policies.tables import QuoteTablePolicy, make_table_policy
+from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
 from agents.solvers import execution as execution_formulas
 from agents.solvers import limit_order_hjb, qvi
 
@@ -86,18 +86,7 @@ def liquidation_problem_for(params, agent: str) -> limit_order_hjb.LimitOrderPro
 def make_limit_order_liquidation(env, params) -> QuoteTablePolicy:
     """Limit orders only (CJP ch. 8, matrix exponential); the other side is parked at max_depth."""
     agent = "limit_order_liquidation"
-    problem = liquidation_problem_for(params, agent)
-    solution = limit_order_hjb.solve(problem, int(params.max_steps_in_episode))
-    return make_table_policy(
-        env,
-        params,
-        make_reader(env, params),
-        problem.q_min,
-        solution.h,
-        solution.bid_depth,
-        solution.ask_depth,
-        agent=agent,
-    )
+    return hjb_table_policy(env, params, liquidation_problem_for(params, agent), agent)
 
 
 def make_limit_market_liquidation(

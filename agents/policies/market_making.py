@@ -11,7 +11,7 @@ from flax import struct
 
 from agents import model
 from agents.observation import ObsReader, make_reader
-from agents.policies.tables import QuoteTablePolicy, make_table_policy
+from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
 from agents.solvers import avellaneda_stoikov as as_formulas
 from agents.solvers import limit_order_hjb, qvi
 
@@ -139,6 +139,7 @@ def cartea_jaimungal_problem(params, inventory_bound: int | None = None):
 def make_cartea_jaimungal_mm(env, params, inventory_bound: int | None = None) -> QuoteTablePolicy:
     """CJP §10.2 optimal depths, solved once on the environment's grid; `.value(t, q)` gives h."""
     problem = cartea_jaimungal_problem(params, inventory_bound)
+    return hjb_table_policy(env, params, problem, "cartea_jaimungal_mm")
     solution = limit_order_hjb.solve(problem, int(params.max_steps_in_episode))
     return make_table_policy(
         env,

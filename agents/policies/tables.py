@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from agents.observation import ObsReader, inventory_index, step_index
+from agents.observation import ObsReader, inventory_index, make_reader, step_index
+from agents.solvers import limit_order_hjb
 
 TABLE_TYPES = ("limit", "limit_and_market", "touch", "touch_and_market")
 
@@ -143,4 +144,20 @@ def make_table_policy(
         dt=float(params.terminal_time) / steps,
         num_steps=steps,
         action_kind=kind,
+    )
+
+
+def hjb_table_policy(env, params, problem, agent: str) -> QuoteTablePolicy:
+    """Solve a limit-order HJB `problem` (matrix exponential) on the environment's time grid and
+    wrap its value and depths as a table policy."""
+    solution = limit_order_hjb.solve(problem, int(params.max_steps_in_episode))
+    return make_table_policy(
+        env,
+        params,
+        make_reader(env, params),
+        problem.q_min,
+        solution.h,
+        solution.bid_depth,
+        solution.ask_depth,
+        agent=agent,
     )
