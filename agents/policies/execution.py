@@ -12,6 +12,7 @@ from flax import struct
 
 from agents import model
 from agents.observation import ObsReader, make_reader, step_index
+from agents.policies.market_making import cartea_jaimungal_problem
 from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
 from agents.solvers import execution as execution_formulas
 from agents.solvers import limit_order_hjb, qvi
@@ -110,16 +111,7 @@ def make_limit_market_liquidation(
                 f"{agent}: two_sided needs an environment that trades both ways "
                 f"(execution_side=0), not execution_side={float(params.execution_side):g}"
             )
-        rate_bid, rate_ask = model.arrival_rates(params, agent)
-        problem = limit_order_hjb.market_making_problem(
-            rate_bid=rate_bid,
-            rate_ask=rate_ask,
-            kappa=model.fill_kappa(params, agent),
-            phi=model.field(params, "reward.phi", agent),
-            alpha=model.field(params, "reward.alpha", agent),
-            terminal_time=model.field(params, "terminal_time", agent),
-            max_inventory=model.inventory_bound(params, agent, None),
-        )
+        problem = cartea_jaimungal_problem(params, agent=agent)
         orders = qvi.MarketOrderOptions(
             cost=float(params.half_spread), allow_sell=True, allow_buy=True
         )

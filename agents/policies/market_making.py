@@ -121,9 +121,11 @@ def make_glft(
     )
 
 
-def cartea_jaimungal_problem(params, inventory_bound: int | None = None):
-    """The §10.2 problem an environment's params describe (λ±, κ, φ, α, T, ±Q)."""
-    agent = "cartea_jaimungal_mm"
+def cartea_jaimungal_problem(
+    params, inventory_bound: int | None = None, agent: str = "cartea_jaimungal_mm"
+):
+    """The §10.2 problem an environment's params describe (λ±, κ, φ, α, T, ±Q); `agent` names
+    the caller in error messages."""
     rate_bid, rate_ask = model.arrival_rates(params, agent)
     return limit_order_hjb.market_making_problem(
         rate_bid=rate_bid,
@@ -140,17 +142,6 @@ def make_cartea_jaimungal_mm(env, params, inventory_bound: int | None = None) ->
     """CJP §10.2 optimal depths, solved once on the environment's grid; `.value(t, q)` gives h."""
     problem = cartea_jaimungal_problem(params, inventory_bound)
     return hjb_table_policy(env, params, problem, "cartea_jaimungal_mm")
-    solution = limit_order_hjb.solve(problem, int(params.max_steps_in_episode))
-    return make_table_policy(
-        env,
-        params,
-        make_reader(env, params),
-        problem.q_min,
-        solution.h,
-        solution.bid_depth,
-        solution.ask_depth,
-        agent="cartea_jaimungal_mm",
-    )
 
 
 def make_cartea_jaimungal_touch(
