@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envs.model_based.rollout import rollout_batch
+
 PENALISED_REWARDS = ("running_inventory_penalty", "cj_execution")
 
 # Per-episode statistics, in the order of the columns `_rollout` returns.
@@ -38,51 +40,17 @@ COLUMNS = (
 )
 
 
-def _generic_rollout(env, params, policy, key, num_episodes: int):
-    """rollout_batch's contract for an environment without `transition`: vmapped `step_env`."""
-    steps = int(params.max_steps_in_episode)
-    reset_key, run_key = jax.random.split(key)
-    obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(
-        jax.random.split(reset_key, num_episodes), params
-    )
-    act = jax.vmap(policy)
-    step_env = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))
-
-    def step(carry, t):
-        obs, state, total, sums = carry
-        policy_key, env_key = jax.random.split(jax.random.fold_in(run_key, t))
-        action = act(jax.random.split(policy_key, num_episodes), obs)
-        obs, state, reward, _, info = step_env(
-            jax.random.split(env_key, num_episodes), state, action, params
-        )
-        if sums is None:
-            sums = jax.tree.map(jnp.zeros_like, info)
-        sums = jax.tree.map(lambda a, x: a + jnp.asarray(x, a.dtype), sums, info)
-        return (obs, state, total + reward, sums), None
-
-    shapes = jax.eval_shape(lambda: step((obs, state, 0.0, None), 0)[0][3])
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.result_type(float)), shapes)
-    start = (obs, state, jnp.zeros((num_episodes,), jnp.result_type(float)), zeros)
-    (_, state, total, sums), _ = jax.lax.scan(step, start, jnp.arange(steps))
-    return total, sums, state
-
-
 @functools.partial(jax.jit, static_argnames=("env", "num_steps", "batch_size"))
 def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: int):
     """(batch_size, len(COLUMNS)) episode statistics for batch `batch_index` of `key`.
 
-    Model-based markets go through `envs.model_based.rollout.rollout_batch` (one random-number
-    call per step for the whole batch); other environments through a vmapped `step_env`.
+    `envs.model_based.rollout.rollout_batch`: model-based markets draw one random-number call per
+    step for the whole batch; other environments run a vmapped `step_env`.
     """
     # The horizon is static: the scan length must be a Python int, not a traced params leaf.
     params = params.replace(max_steps_in_episode=num_steps)
     batch_key = jax.random.fold_in(key, batch_index)
-    if hasattr(env, "transition") and hasattr(env, "num_random"):
-        from envs.model_based.rollout import rollout_batch
-
-        total, sums, state = rollout_batch(env, params, policy, batch_key, batch_size)
-    else:
-        total, sums, state = _generic_rollout(env, params, policy, batch_key, batch_size)
+    total, sums, state = rollout_batch(env, params, policy, batch_key, batch_size)
     q_final = jnp.asarray(state.inventory, total.dtype)
     quoted = sums["both_quoted"]
     mean_spread = jnp.where(quoted > 0, sums["spread"] / jnp.maximum(quoted, 1.0), jnp.nan)

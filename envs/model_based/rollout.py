@@ -6,6 +6,7 @@ discard it). Each step draws the random numbers of the whole batch in one genera
 `env.transition`, rather than splitting a key per trajectory per step: the same distribution with a
 third of the hashing. Results for a key therefore depend on the batch size.
 Returns per-episode sums of the reward and of every numeric `info` field, and the final state.
+Other gymnax environments (the replay markets) run the same loop over a vmapped `step_env`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,35 @@ def _zero_sums(info_shapes):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, real_dtype()), info_shapes)
 
 
+def _batched_step(env, params, n: int):
+    """`(keys of step t) -> (obs, state, reward, terminated, info)` for a batch of `n` episodes.
+
+    Environments with `transition`/`num_random` (the model-based markets) draw the batch's random
+    numbers in one call; any other gymnax environment gets a vmapped `step_env` with one key each.
+    """
+    if hasattr(env, "transition") and hasattr(env, "num_random"):
+        exact = getattr(env.config.arrivals, "exact_counts", False)
+        num_u, num_n = env.num_random
+        transition = jax.vmap(env.transition, in_axes=(0, 0, None, 1, 1, 0))
+
+        def act_and_step(policy, step_key, obs, state):
+            policy_key, draw_key, count_key = jax.random.split(step_key, 3)
+            action = jax.vmap(policy)(jax.random.split(policy_key, n), obs)
+            uniforms, normals = draw(draw_key, num_u, num_n, (n,))
+            count_keys = jax.random.split(count_key, n) if exact else jnp.zeros((n,), jnp.uint32)
+            return transition(state, action, params, uniforms, normals, count_keys)
+
+    else:
+        step_env = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))
+
+        def act_and_step(policy, step_key, obs, state):
+            policy_key, env_key = jax.random.split(step_key)
+            action = jax.vmap(policy)(jax.random.split(policy_key, n), obs)
+            return step_env(jax.random.split(env_key, n), state, action, params)
+
+    return act_and_step
+
+
 def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int):
     """Run `num_episodes` episodes of `params.max_steps_in_episode` steps.
 
@@ -34,34 +64,17 @@ def rollout_batch(env, params, policy: Policy, key: jax.Array, num_episodes: int
     n = num_episodes
     reset_key, run_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(reset_key, n), params)
-    exact = getattr(env.config.arrivals, "exact_counts", False)
-    num_u, num_n = env.num_random
-    act = jax.vmap(policy)
-    transition = jax.vmap(env.transition, in_axes=(0, 0, None, 1, 1, 0))
+    act_and_step = _batched_step(env, params, n)
 
     def step(carry, t):
         obs, state, total, sums = carry
-        step_key = jax.random.fold_in(run_key, t)
-        policy_key, draw_key, count_key = jax.random.split(step_key, 3)
-        action = act(jax.random.split(policy_key, n), obs)
-        uniforms, normals = draw(draw_key, num_u, num_n, (n,))
-        count_keys = jax.random.split(count_key, n) if exact else jnp.zeros((n,), jnp.uint32)
-        obs, state, reward, _, info = transition(
-            state, action, params, uniforms, normals, count_keys
+        obs, state, reward, _, info = act_and_step(
+            policy, jax.random.fold_in(run_key, t), obs, state
         )
         sums = jax.tree.map(lambda s, x: s + jnp.asarray(x, real_dtype()), sums, info)
         return (obs, state, total + reward, sums), None
 
-    probe = jax.eval_shape(
-        lambda: transition(
-            state,
-            act(jax.random.split(run_key, n), obs),
-            params,
-            jnp.zeros((num_u, n)),
-            jnp.zeros((num_n, n)),
-            jax.random.split(run_key, n) if exact else jnp.zeros((n,), jnp.uint32),
-        )[4]
-    )
+    probe = jax.eval_shape(lambda: act_and_step(policy, run_key, obs, state)[4])
     carry = (obs, state, jnp.zeros((n,), real_dtype()), _zero_sums(probe))
     (obs, state, total, sums), _ = jax.lax.scan(step, carry, jnp.arange(num_steps))
     return total, sums, state
