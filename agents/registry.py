@@ -77,14 +77,15 @@ AGENTS: dict[str, AgentSpec] = {
 
 def _replay_baselines(env):
     """The replay baselines module when `env` is a LOBSTER replay market, else None."""
-    from envs.replay import ReplayMarket, baselines
+    from agents.replay import baselines
+    from envs.replay import ReplayMarket
 
     return baselines if isinstance(env, ReplayMarket) else None
 
 
 def registered_agents() -> list[str]:
     """Every agent name: the model-based agents and the replay-market baselines."""
-    from envs.replay import baselines
+    from agents.replay import baselines
 
     return sorted(set(AGENTS) | set(baselines.BASELINES))
 

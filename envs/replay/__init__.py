@@ -3,12 +3,12 @@
 - `registry.make(name, **overrides) -> (env, params)` and `registry.registered()`: the presets
   ``lobster_execution`` and ``lobster_market_making`` (default data: the shipped GOOG day).
 - `environment.ReplayMarket`: the environment (reset, step, observation, spaces).
-- `data`: windows of LOBSTER days as `ReplayData` in the params; `baselines`: TWAP, VWAP,
-  all-at-once, fixed-spread and Avellaneda-Stoikov policies; `evaluation`: per-window results.
+- `data`: windows of LOBSTER days as `ReplayData` in the params.
 
-Commands: ``python -m envs.replay.evaluation [--env NAME]`` (baselines on every window of the GOOG
-day), ``python -m envs.replay.train`` (recurrent PPO on the execution task, held-out comparison with
-TWAP); throughput in ``benchmarks/replay_env.py``.
+Baselines (TWAP, VWAP, all-at-once, fixed spread, Avellaneda-Stoikov) and the per-window report
+are agents (`agents.replay`); training on real data is the trainer's
+(``python -m purejaxrl_train --env lobster_execution --recurrent``); throughput in
+``benchmarks/replay_env.py``.
 """
 
 from envs.replay.data import ReplayData, from_day, load_data, stack_days

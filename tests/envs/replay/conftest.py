@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from envs.replay import baselines
+from agents.replay import baselines
 from envs.replay import data as replay_data
 from envs.replay.environment import initial_books
 from envs.replay.registry import make

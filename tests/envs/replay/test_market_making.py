@@ -1,5 +1,5 @@
 """The market-making task on real GOOG windows: quotes are never marketable (every agent trade is a
-replayed order reaching its quote), inventory limits hold, the pnl adds up, and the baselines."""
+replayed order reaching its quote), inventory limits hold, the pnl adds up."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import jax
 import numpy as np
 import pytest
 
-from envs.replay import baselines, estimation
 from jaxlob import reference as ref
 
 AGENT = 1
@@ -79,38 +78,3 @@ def test_penalties_enter_the_reward(market_making, goog_days, at):
     assert float(episode["info"]["terminal_penalty"][last]) == pytest.approx(1e-3 * q[last] ** 2)
     reward = episode["info"]["pnl"] - running - episode["info"]["terminal_penalty"]
     np.testing.assert_allclose(episode["reward"], reward, rtol=1e-5, atol=1e-6)
-
-
-def test_estimates_from_the_data_are_sane(goog_days):
-    est = estimation.estimate_market(goog_days[0], 100)
-    assert est.sigma > 0 and est.intensity_a > 0 and est.intensity_k > 0
-    assert est.median_spread >= 1
-    curve = estimation.volume_curve(goog_days[0], 10)
-    assert curve[0] == 0 and curve[-1] == pytest.approx(1.0) and np.all(np.diff(curve) >= 0)
-
-
-def test_avellaneda_stoikov_quotes_lean_against_inventory(market_making):
-    env, params = market_making.env, market_making.params
-    policy = baselines.make_avellaneda_stoikov(env, params, gamma=1e-3)
-    obs = np.zeros(env.obs_size, np.float32)
-    flat = np.asarray(policy(None, obs))
-    assert flat[0] == pytest.approx(flat[1])  # no inventory: symmetric around the mid
-    obs[env.obs_index["inventory"]] = 100.0
-    long = np.asarray(policy(None, obs))
-    assert long[0] > flat[0] and long[1] < flat[1]  # long: bid deeper, ask closer
-    obs[env.obs_index["time"]] = 1.0
-    end = np.asarray(policy(None, obs))  # no time left: the inventory term vanishes
-    est = estimation.estimate_market(params.data, 100)
-    half = np.log1p(1e-3 / est.intensity_k) / 1e-3
-    assert end[0] == pytest.approx(min(half, 20.0), rel=1e-5) and end[0] == pytest.approx(end[1])
-
-
-def test_baselines_run_within_limits(market_making, goog_days):
-    env, params = market_making.env, market_making.params
-    for policy in (
-        baselines.make_fixed_spread(env, params),
-        baselines.make_avellaneda_stoikov(env, params),
-    ):
-        out = market_making.run(goog_days, policy=policy)
-        assert np.all(np.abs(out[2]["state"].inventory) <= 200)
-        assert np.sum(out[2]["info"]["agent_volume"]) > 0

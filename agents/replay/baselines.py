@@ -7,7 +7,7 @@ and the task quantity from the observation and params:
 - ``twap``: by the end of the coming step, ``quantity * min(time + dt, 1)`` should be done (dt: one
   step's average share of a window in the data); the shortfall is sent aggressively.
 - ``vwap``: the same with time mapped through the window volume curve estimated from the data
-  (`envs.replay.estimation.volume_curve`: cumulative share of traded volume by elapsed time, averaged
+  (`agents.replay.estimation.volume_curve`: cumulative share of traded volume by elapsed time, averaged
   over the day's windows; an in-sample curve, as a one-day sample allows).
 - ``all_at_once``: everything at the first step.
 
@@ -22,7 +22,7 @@ Market making (`lobster_market_making`):
 - ``avellaneda_stoikov``: Avellaneda and Stoikov (2008) quotes around the reservation price
   ``r = s - q gamma sigma^2 (T - t)`` with total spread ``gamma sigma^2 (T - t) + (2/gamma)
   ln(1 + gamma/k)``, in ticks and seconds, the inventory q in lots of ``size`` shares; sigma, A and k
-  are estimated from the data (`envs.replay.estimation.estimate_market`). On the GOOG day sigma is
+  are estimated from the data (`agents.replay.estimation.estimate_market`). On the GOOG day sigma is
   about 3.6 ticks per sqrt(second) and k about 0.1 per tick, so over a 30-minute window
   sigma^2 T is about 23,000 ticks^2: the default ``gamma = 1e-4`` (per tick and lot) leans the
   quotes about 2 ticks per lot at the start, with a total spread near 2/k = 19 ticks.
@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.replay import estimation
+from agents.replay import estimation
 
 _F32 = jnp.float32
 CURVE_POINTS = 31  # every schedule's curve has this many points: one compiled rollout serves all

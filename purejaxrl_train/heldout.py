@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.replay import baselines
-from envs.replay.evaluation import _parse_set, add_window_vwap, evaluate_windows, summary
+from agents.replay import baselines
+from agents.replay.windows import _parse_set, add_window_vwap, evaluate_windows, summary
 from envs.replay.registry import make
 
 COLUMNS = ("return", "shortfall_arrival_bps", "shortfall_window_vwap_bps", "liquidated")

@@ -168,7 +168,7 @@ def _parse_set(items) -> dict:
 
 
 def main(argv=None) -> int:
-    from envs.replay.baselines import make_baseline
+    from agents.replay.baselines import make_baseline
     from envs.replay.registry import make
 
     parser = argparse.ArgumentParser(prog="python -m envs.replay.evaluation", description=__doc__)
