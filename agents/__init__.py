@@ -1,11 +1,27 @@
-"""Baseline and optimal agents as pure `policy(key, obs) -> action` functions, and their evaluation.
+"""Baseline, optimal and trained agents behind one policy interface, and their evaluation.
 
 - `make_agent(name, env, params, **agent_args)` builds an agent; `registered_agents()` lists names.
-- `evaluate(env, params, policy, num_episodes, key)` returns Monte Carlo episode statistics.
-- `agents.solvers` holds the closed forms and numerical solutions they are built from.
+- Every agent implements `agents.policy.Policy` (``initial_state()``, ``step(state, key, obs)``);
+  stateless ones are also ``policy(key, obs) -> action``; trained networks are
+  `agents.learned.TrainedPolicy` (``agents.learned.load_trained(RUN_DIR)``).
+- `evaluate_policy(env, params, policy, num_episodes, key)` returns Monte Carlo episode statistics,
+  through `agents.rollout.rollout`, the one episode loop. The command line is
+  ``python -m agents.evaluate``.
+- `agents.solvers` holds the closed forms and numerical solutions the optimal agents are built from;
+  `agents.replay` the replay markets' baselines and per-window report.
 """
 
-from agents.evaluation import evaluate
+from agents.evaluation import evaluate_policy
+from agents.policy import Policy, as_policy
 from agents.registry import make_agent, registered_agents
+from agents.rollout import Episodes, rollout
 
-__all__ = ["evaluate", "make_agent", "registered_agents"]
+__all__ = [
+    "Episodes",
+    "Policy",
+    "as_policy",
+    "evaluate_policy",
+    "make_agent",
+    "registered_agents",
+    "rollout",
+]

@@ -4,9 +4,12 @@
         --episodes 10000 --seed 0 [--set field=value ...] [--agent-arg name=value ...] [--json]
     python -m agents.evaluate --policy runs/RUN_DIR --episodes 100000 --seed 0
 
-`--set` overrides environment params (as `envs.make`), `--agent-arg` passes an agent argument
-(numbers, true/false, or comma-separated lists). Unknown names and malformed values end with a
-one-line error. The module itself is also callable as `agents.evaluate(...)`, the library function.
+`--set` overrides environment params (as `envs.make`; values read by `envs.overrides`),
+`--agent-arg` passes an agent argument (numbers, true/false, or comma-separated lists). `--policy`
+evaluates any run directory of `python -m purejaxrl_train` (feed-forward or recurrent, a market or
+one of gymnax's environments) on the run's environment, greedy unless `--stochastic`. Unknown names
+and malformed values end with a one-line error. The library function is
+`agents.evaluate_policy`.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 
-from agents.evaluation import evaluate
+import jax
+
+from agents.evaluation import evaluate_policy
+from agents.learned import load_trained
+from agents.registry import make_agent
+from envs.catalog import make_any
+from envs.overrides import parse_assignments
 
 
 def _pairs(parser: argparse.ArgumentParser, items: list[str], flag: str) -> dict[str, str]:
@@ -27,16 +35,6 @@ def _pairs(parser: argparse.ArgumentParser, items: list[str], flag: str) -> dict
             parser.error(f"{flag} {item!r}: expected name=value")
         out[name.strip()] = value.strip()
     return out
-
-
-def _env_value(text: str):
-    """'0.1' -> 0.1; '1,2' -> [1.0, 2.0] (per-side fields); anything else is left for make to reject."""
-    try:
-        if "," in text:
-            return [float(v) for v in text.split(",")]
-        return float(text)
-    except ValueError:
-        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--agent-arg", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--batch-size", type=int, default=4096, help="episodes per compiled batch")
+    parser.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="with --policy: sample actions from the trained distribution instead of acting greedily",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -81,42 +84,38 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
     if args.batch_size < 1:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
-    overrides = {k: _env_value(v) for k, v in _pairs(parser, args.set, "--set").items()}
+    try:
+        overrides = parse_assignments(args.set, "--set")
+    except ValueError as err:
+        parser.error(str(err))
     agent_args = _pairs(parser, args.agent_arg, "--agent-arg")
     if args.policy is None and (args.env is None or args.agent is None):
         parser.error("give --env and --agent, or --policy RUN_DIR")
     if args.policy is not None and (args.agent is not None or agent_args):
         parser.error("--policy replaces --agent and --agent-arg")
+    if args.stochastic and args.policy is None:
+        parser.error("--stochastic applies to --policy only")
 
-    import jax
-
-    import envs
-    from agents.registry import make_agent
-
-    trained = None
     if args.policy is not None:
-        from purejaxrl_train.checkpoint import load_policy
-
         try:
-            env_name, run_overrides, trained = load_policy(args.policy)
+            env_name, env, params, policy = load_trained(
+                args.policy, overrides, greedy=not args.stochastic
+            )
         except (OSError, ValueError) as err:
             parser.error(f"--policy: {err}")
         if args.env is not None and args.env != env_name:
             parser.error(f"--env {args.env} differs from the run's environment {env_name}")
         args.env, args.agent = env_name, f"policy {args.policy}"
-        overrides = {**run_overrides, **overrides}
-    try:
-        env, params = envs.make(args.env, **overrides)
-    except ValueError as err:
-        parser.error(f"--env/--set: {err}")
-    if trained is not None:
-        policy = trained
     else:
+        try:
+            env, params = make_any(args.env, overrides)
+        except ValueError as err:
+            parser.error(f"--env/--set: {err}")
         try:
             policy = make_agent(args.agent, env, params, **agent_args)
         except ValueError as err:
             parser.error(f"--agent/--agent-arg: {err}")
-    result = evaluate(
+    result = evaluate_policy(
         env, params, policy, args.episodes, jax.random.key(args.seed), batch_size=args.batch_size
     )
     result.update({"env": args.env, "agent": args.agent, "seed": args.seed})
@@ -128,15 +127,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class _CallableModule(types.ModuleType):
-    """Importing `agents.evaluate` rebinds the package attribute to this module; keep it callable so
-    `agents.evaluate(env, params, policy, n, key)` means the library function either way."""
-
-    def __call__(self, *args, **kwargs):
-        return evaluate(*args, **kwargs)
-
-
 if __name__ == "__main__":
     sys.exit(main())
-else:
-    sys.modules[__name__].__class__ = _CallableModule

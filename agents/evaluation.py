@@ -1,12 +1,16 @@
 """Monte Carlo evaluation of a policy: whole episodes under jit, in batches of bounded memory.
 
-One compiled program rolls out `batch_size` episodes for exactly `max_steps_in_episode` steps
-(no auto-reset; `envs.model_based.rollout.rollout_batch` for model-based markets), keeping only
-per-episode sums of `info`, so memory is O(batch_size) whatever the number of episodes. Batches are combined on the host in
-float64 with the parallel (Chan et al.) update of mean and sum of squared deviations, so a million
-episodes neither overflow memory nor lose precision. The policy is a jit argument (a pytree), so
-agents of one class share a compilation across their numbers. Results for a key depend on the
-batch size (the random numbers are drawn per batch).
+`evaluate_policy` runs `agents.rollout.rollout` (the one episode loop) on `batch_size` episodes at
+a time, keeping only per-episode statistics, so memory is O(batch_size) whatever the number of
+episodes. Batches are combined on the host in float64 with the parallel (Chan et al.) update of
+mean and sum of squared deviations, so a million episodes neither overflow memory nor lose
+precision. The policy is a jit argument (a pytree), so agents of one class share a compilation
+across their numbers. Results for a key depend on the batch size (the random numbers are drawn per
+batch).
+
+On a project market (`envs.interfaces.Market`) the statistics come from its typed
+`envs.metrics.StepMetrics` record; on any other gymnax environment they are the return and the
+episode length.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.model_based.rollout import rollout_batch
+from agents.policy import as_policy
+from agents.rollout import rollout
+from envs.interfaces import Market
 
-PENALISED_REWARDS = ("running_inventory_penalty", "cj_execution")
-
-# Per-episode statistics, in the order of the columns `_rollout` returns.
-COLUMNS = (
+# Per-episode statistics of a project market, in the order `_statistics` stacks them.
+MARKET_COLUMNS = (
     "return",
     "pnl",
     "inventory_penalty",
@@ -37,39 +41,49 @@ COLUMNS = (
     "mean_spread",
     "quoted_steps",
     "invalid_actions",
+    "episode_length",
 )
+# Per-episode statistics of any other environment.
+GENERIC_COLUMNS = ("return", "episode_length")
+PENALTY_COLUMNS = ("inventory_penalty", "terminal_penalty")
 
 
-@functools.partial(jax.jit, static_argnames=("env", "num_steps", "batch_size"))
-def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: int):
-    """(batch_size, len(COLUMNS)) episode statistics for batch `batch_index` of `key`.
-
-    `envs.model_based.rollout.rollout_batch`: model-based markets draw one random-number call per
-    step for the whole batch; other environments run a vmapped `step_env`.
-    """
-    # The horizon is static: the scan length must be a Python int, not a traced params leaf.
-    params = params.replace(max_steps_in_episode=num_steps)
-    batch_key = jax.random.fold_in(key, batch_index)
-    total, sums, state = rollout_batch(env, params, policy, batch_key, batch_size)
-    q_final = jnp.asarray(state.inventory, total.dtype)
-    quoted = sums["both_quoted"]
-    mean_spread = jnp.where(quoted > 0, sums["spread"] / jnp.maximum(quoted, 1.0), jnp.nan)
+def _statistics(episodes, market: bool):
+    """(n, columns) per-episode statistics from a rollout's `Episodes`."""
+    total = episodes.returns
+    length = jnp.asarray(episodes.lengths, total.dtype)
+    if not market:
+        return jnp.stack([total, length], axis=1)
+    sums, final = episodes.metrics, episodes.final
+    quoted = sums.both_quoted
+    mean_spread = jnp.where(quoted > 0, sums.spread / jnp.maximum(quoted, 1.0), jnp.nan)
+    q_final = final.inventory
     columns = [
         total,
-        sums["pnl"],
-        sums["inventory_penalty"],
-        sums["terminal_penalty"],
+        sums.pnl,
+        sums.inventory_penalty,
+        sums.terminal_penalty,
         q_final,
         jnp.abs(q_final),
-        sums["fills"][:, 0],
-        sums["fills"][:, 1],
-        sums["market_orders"][:, 0],
-        sums["market_orders"][:, 1],
+        sums.fills[:, 0],
+        sums.fills[:, 1],
+        sums.market_orders[:, 0],
+        sums.market_orders[:, 1],
         mean_spread,
         quoted,
-        sums["invalid_action"],
+        sums.invalid_action,
+        length,
     ]
     return jnp.stack([jnp.asarray(c, total.dtype) for c in columns], axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_steps", "batch_size", "market"))
+def _rollout(env, policy, params, key, batch_index, num_steps: int, batch_size: int, market: bool):
+    """(batch_size, columns) episode statistics for batch `batch_index` of `key`."""
+    episodes = rollout(
+        env, params, policy, jax.random.fold_in(key, batch_index), batch_size, num_steps
+    )
+    return _statistics(episodes, market)
 
 
 class _Moments:
@@ -118,34 +132,40 @@ class _Moments:
         return summary
 
 
-def evaluate(env, params, policy, num_episodes: int, key: jax.Array, batch_size: int = 4096):
+def evaluate_policy(
+    env, params, policy, num_episodes: int, key: jax.Array, batch_size: int = 4096
+) -> dict:
     """Roll out `num_episodes` whole episodes of `policy` and return their statistics.
 
-    Returns {"episodes": n, "batch_size": b, name: {"mean", "std", "stderr", "count"}} for the
-    episode return, terminal inventory, |terminal inventory|, fills and market orders per side,
-    the time-averaged quoted spread (over steps with both sides quoted; episodes without such steps
-    are left out, see its count), invalid actions, and the return's components: pnl always,
-    inventory_penalty and terminal_penalty where the reward has them.
+    `policy`: an `agents.policy.Policy` (any agent, a trained network with or without a recurrent
+    state) or a plain ``f(key, obs)``. Returns ``{"episodes": n, "batch_size": b, name: {"mean",
+    "std", "stderr", "count"}}``. On a project market: the episode return, terminal inventory,
+    |terminal inventory|, fills and market orders per side, the time-averaged quoted spread (over
+    steps with both sides quoted; episodes without such steps are left out, see its count), quoted
+    steps, invalid actions, the episode length, and the return's components: pnl always,
+    inventory_penalty and terminal_penalty where the reward has them. On any other environment:
+    the return and the episode length.
     """
     num_episodes = int(num_episodes)
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    policy = as_policy(policy)
+    market = isinstance(env, Market)
+    columns = MARKET_COLUMNS if market else GENERIC_COLUMNS
     batch = min(int(batch_size), num_episodes)
     steps = int(params.max_steps_in_episode)
-    moments = _Moments(len(COLUMNS))
+    moments = _Moments(len(columns))
     done = 0
     for index in range(math.ceil(num_episodes / batch)):
-        stats = np.asarray(_rollout(env, policy, params, key, index, steps, batch))
+        stats = np.asarray(_rollout(env, policy, params, key, index, steps, batch, market))
         take = min(batch, num_episodes - done)
         moments.add(stats[:take])
         done += take
     result: dict = {"episodes": num_episodes, "batch_size": batch}
-    penalised = getattr(getattr(env, "config", None), "reward", None)
-    penalised = getattr(penalised, "kind", None) in PENALISED_REWARDS
-    for column, name in enumerate(COLUMNS):
-        if name in ("inventory_penalty", "terminal_penalty") and not penalised:
+    for column, name in enumerate(columns):
+        if name in PENALTY_COLUMNS and not env.penalised:
             continue
         result[name] = moments.summary(column)
     return result

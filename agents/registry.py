@@ -121,7 +121,7 @@ def _convert(agent: str, name: str, kind: str, value: Any) -> Any:
 def make_agent(name: str, env, params, **agent_args: Any):
     """Build agent `name` for `(env, params)`; returns a pure `policy(key, obs) -> action`.
 
-    On a LOBSTER replay market the names resolve to its own baselines (`envs.replay.baselines`:
+    On a LOBSTER replay market the names resolve to its own baselines (`agents.replay.baselines`:
     twap, vwap, all_at_once, fixed_spread, avellaneda_stoikov), which read the book rather than
     a model's parameters.
     """

@@ -25,10 +25,11 @@ import envs
 from agents import make_agent
 from agents.evaluation import _rollout
 from agents.policies.market_making import cartea_jaimungal_problem
+from agents.policy import Stateless
 
 
 @struct.dataclass
-class InventorySkew:
+class InventorySkew(Stateless):
     """Reference: the cheapest state-dependent quotes (depths linear in inventory, no table).
 
     A constant action lets XLA compute the fill probabilities once per step for the whole batch;
@@ -51,12 +52,12 @@ def _time_rollouts(env, params, policies: dict, batch: int, repeats: int) -> dic
     first, times = {}, {name: [] for name in policies}
     for name, policy in policies.items():
         start = time.perf_counter()
-        jax.block_until_ready(_rollout(env, policy, params, key, 0, steps, batch))
+        jax.block_until_ready(_rollout(env, policy, params, key, 0, steps, batch, True))
         first[name] = time.perf_counter() - start
     for i in range(repeats):
         for name, policy in policies.items():
             start = time.perf_counter()
-            jax.block_until_ready(_rollout(env, policy, params, key, i + 1, steps, batch))
+            jax.block_until_ready(_rollout(env, policy, params, key, i + 1, steps, batch, True))
             times[name].append(time.perf_counter() - start)
     base = times["fixed_spread"]
     return {

@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 
 import envs
+from agents.rollout import rollout, rollout_sharded
 from benchmarks.numpy_baseline import fixed_spread_returns
 from benchmarks.timing import best_and_median
-from envs.model_based.rollout import rollout_batch, rollout_sharded
 
 HALF_SPREAD = 0.01
 CPU_BLOCK = 10_000  # episodes per block on a CPU: the block's state stays in cache
@@ -26,10 +26,10 @@ def _jax_runner(num_trajectories: int):
     @jax.jit
     def run(key):
         if on_cpu and num_trajectories > CPU_BLOCK:
-            returns, _, _ = rollout_sharded(env, params, policy, key, num_trajectories, CPU_BLOCK)
+            episodes = rollout_sharded(env, params, policy, key, num_trajectories, CPU_BLOCK)
         else:
-            returns, _, _ = rollout_batch(env, params, policy, key, num_trajectories)
-        return returns.mean()
+            episodes = rollout(env, params, policy, key, num_trajectories)
+        return episodes.returns.mean()
 
     return run, int(params.max_steps_in_episode)
 

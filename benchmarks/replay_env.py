@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from agents.rollout import rollout
 from benchmarks.timing import best_and_median
 from envs.replay.registry import make
 from jaxlob import reference
@@ -33,25 +33,17 @@ PUBLISHED = (
 
 
 def _rollout_fn(env, params, num_envs: int, num_steps: int):
-    """jit: reset ``num_envs`` environments, then ``num_steps`` random-action steps."""
+    """jit: ``num_envs`` episodes of ``num_steps`` random-action steps through `agents.rollout`
+    (the project's one episode loop: `step_env`, no auto-reset), split across devices."""
     space = env.action_space(params)
 
+    def random_action(key, obs):
+        return space.sample(key)
+
     def local(keys):
-        obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-
-        def step(carry, t):
-            state, total = carry
-            keys_t = jax.vmap(lambda k: jax.random.fold_in(k, t))(keys)
-            action = jax.vmap(space.sample)(keys_t)
-            obs, state, reward, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                keys_t, state, action, params
-            )
-            return (state, total + reward), None
-
-        (state, total), _ = jax.lax.scan(
-            step, (state, jnp.zeros((keys.shape[0],), jnp.float32)), jnp.arange(num_steps)
-        )
-        return total, state.time
+        per_device = keys.shape[0]
+        episodes = rollout(env, params, random_action, keys[0], per_device, num_steps)
+        return episodes.returns, episodes.lengths
 
     devices = jax.devices()
     if len(devices) > 1 and num_envs % len(devices) == 0:

@@ -29,13 +29,10 @@ class StepMetrics:
     fills: jax.Array  # (2,) [bought, sold] by the agent's resting quotes
     market_orders: jax.Array  # (2,) [bought, sold] by the agent's market orders / trading speed
     quoted: jax.Array  # (2,) bool, a quote was live on [bid, ask]
+    both_quoted: jax.Array  # bool, both quotes were live (derived by `step_metrics`)
     spread: jax.Array  # distance between the agent's quotes when both are live, else 0
     invalid_action: jax.Array  # 1 when the action was invalid (NaN) and replaced, else 0
     inventory: jax.Array  # position after the step
-
-    @property
-    def both_quoted(self) -> jax.Array:
-        return self.quoted[..., 0] & self.quoted[..., 1]
 
 
 def step_metrics(
@@ -50,8 +47,10 @@ def step_metrics(
     spread=0.0,
     invalid_action=0.0,
 ) -> StepMetrics:
-    """A `StepMetrics` with every leaf cast to its declared dtype and shape (zeros where omitted)."""
+    """A `StepMetrics` with every leaf cast to its declared dtype and shape (zeros where omitted);
+    ``both_quoted`` is derived from ``quoted``. Build the record only through this function."""
     f32 = jnp.float32
+    quoted = jnp.zeros((2,), bool) if quoted is None else jnp.asarray(quoted, bool).reshape((2,))
     return StepMetrics(
         pnl=jnp.asarray(pnl, f32).reshape(()),
         inventory_penalty=jnp.asarray(inventory_penalty, f32).reshape(()),
@@ -60,9 +59,8 @@ def step_metrics(
         market_orders=(
             jnp.zeros((2,), f32) if market_orders is None else jnp.asarray(market_orders, f32)
         ).reshape((2,)),
-        quoted=(jnp.zeros((2,), bool) if quoted is None else jnp.asarray(quoted, bool)).reshape(
-            (2,)
-        ),
+        quoted=quoted,
+        both_quoted=quoted[0] & quoted[1],
         spread=jnp.asarray(spread, f32).reshape(()),
         invalid_action=jnp.asarray(invalid_action, f32).reshape(()),
         inventory=jnp.asarray(inventory, f32).reshape(()),

@@ -4,11 +4,13 @@
   vmappable program (`purejaxrl_train.trainer`).
 - `TrainConfig` (static sizes and switches) and `HyperParams` (traced numbers), `default_config`
   (per-environment presets).
-- `load_policy(run_dir) -> (env_name, overrides, policy)` for evaluating a trained run.
-- Command line: `python -m purejaxrl_train --env NAME ...` and `python -m purejaxrl_train sweep ...`.
+- `save_checkpoint` / `load_checkpoint`; a run's trained policy is an agent:
+  `agents.learned.load_trained(run_dir)`, `python -m agents.evaluate --policy RUN_DIR`.
+- Command line: `python -m purejaxrl_train --env NAME ...` (every environment, replay markets with
+  held-out windows included) and `python -m purejaxrl_train sweep ...`.
 """
 
-from purejaxrl_train.checkpoint import load_checkpoint, load_policy, save_checkpoint
+from purejaxrl_train.checkpoint import load_checkpoint, save_checkpoint
 from purejaxrl_train.config import HyperParams, TrainConfig
 from purejaxrl_train.presets import default_config
 from purejaxrl_train.trainer import make_train
@@ -18,7 +20,6 @@ __all__ = [
     "TrainConfig",
     "default_config",
     "load_checkpoint",
-    "load_policy",
     "make_train",
     "save_checkpoint",
 ]

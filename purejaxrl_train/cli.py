@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from envs.overrides import parse_assignments
+
+EVAL_SEED_OFFSET = 1_000_003  # the final evaluation's seed is the run's seed plus this
 # Hyperparameter flags: command-line name -> HyperParams field.
 HP_FLAGS = {
     "lr": "learning_rate",
@@ -52,6 +55,19 @@ def _common_arguments(parser: argparse.ArgumentParser, sweep: bool) -> None:
     parser.add_argument(
         "--hidden", default=None, metavar="W1,W2", help="hidden layer widths, e.g. 64,64"
     )
+    parser.add_argument(
+        "--train-windows",
+        default=None,
+        metavar="START:STOP",
+        help="replay markets: train on these windows of the data (default lobster_execution: 0:9)",
+    )
+    parser.add_argument(
+        "--test-windows",
+        default=None,
+        metavar="START:STOP",
+        help="replay markets: windows evaluated after training beside TWAP "
+        "(default lobster_execution: 9:13)",
+    )
     for flag in STATIC_FLAGS:
         parser.add_argument(f"--{flag}", type=int, default=None)
     for flag, field in HP_FLAGS.items():
@@ -82,34 +98,31 @@ def _float(parser, flag: str, text: str) -> float:
         parser.error(f"--{flag}: expected a number, got {text!r}")
 
 
-def _env_value(text: str):
-    """'0.1' -> 0.1, '30,40' -> (30.0, 40.0) (per-side fields); else the text for make to judge."""
-    try:
-        if "," in text:
-            return tuple(float(v) for v in text.split(","))
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _env_overrides(parser, items: list[str]) -> tuple:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            parser.error(f"--set {item!r}: expected field=value")
-        out[name.strip()] = _env_value(value.strip())
-    return tuple(sorted(out.items()))
+    try:
+        overrides = parse_assignments(items, "--set")
+    except ValueError as err:
+        parser.error(str(err))
+    return tuple(sorted(overrides.items()))
 
 
 def resolve_config(parser, args, sweep: bool):
     """The preset's config with the command line's changes (hparams: single values only)."""
+    from purejaxrl_train.heldout import parse_windows, window_overrides
     from purejaxrl_train.presets import DEFAULT_ENV, default_config
 
     changes: dict = {"recurrent": args.recurrent}
-    overrides = _env_overrides(parser, args.set)
+    overrides = dict(_env_overrides(parser, args.set))
+    try:
+        if args.train_windows is not None:
+            overrides.update(window_overrides(parse_windows(args.train_windows, "--train-windows")))
+        if args.test_windows is not None:
+            lo, hi = parse_windows(args.test_windows, "--test-windows")
+            changes["heldout_windows"] = tuple(range(lo, hi))
+    except ValueError as err:
+        parser.error(str(err))
     if overrides:
-        changes["env_overrides"] = overrides
+        changes["env_overrides"] = tuple(sorted(overrides.items()))
     for flag, (field, _) in STATIC_FLAGS.items():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
@@ -165,7 +178,9 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
 
     stream = stream or sys.stdout
     env, env_params, actor = build(config)
-    eval_key = jax.random.key(seed + 1_000_003)  # common random numbers for both evaluations
+    # Common random numbers for both evaluations; `python -m agents.evaluate --policy RUN_DIR
+    # --seed <seed + EVAL_SEED_OFFSET>` reproduces the run's own evaluation.
+    eval_key = jax.random.key(seed + EVAL_SEED_OFFSET)
     reference, agent = _reference(config, env, env_params, eval_key)
     ref_mean = reference["return"]["mean"] if reference else None
     run_dir.write_config(out, config, {"run": {"seed": seed}})
@@ -211,7 +226,6 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
     }
     if config.eval_episodes:
         evaluation = evaluate_trained(
-            config,
             actor,
             params,
             obs_rms,
@@ -231,6 +245,13 @@ def run_training(config, seed: int, out: Path, stream=None) -> dict:
             summary["percent_of_reference"] = percent
             line += f"; {percent:.2f}% of {agent} ({ref_mean:.6g})"
         print(line, file=stream)
+    if config.heldout_windows:
+        from purejaxrl_train.evaluation import trained_policy
+        from purejaxrl_train.heldout import format_report, heldout_report
+
+        policy = trained_policy(actor, params, obs_rms)
+        summary["heldout"] = heldout_report(env, env_params, policy, config.heldout_windows)
+        print(format_report(summary["heldout"]), file=stream)
     run_dir.write_json(out / run_dir.EVALUATION_FILE, summary)
     plot = run_dir.write_learning_curve(
         out,

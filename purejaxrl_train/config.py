@@ -14,7 +14,7 @@ from typing import Any
 import flax.struct
 import jax.numpy as jnp
 
-ACTIVATIONS = ("tanh", "relu", "gelu")
+from agents.learned.spec import ACTIVATIONS, NetworkSpec
 
 
 @flax.struct.dataclass
@@ -49,10 +49,11 @@ class TrainConfig:
 
     env_overrides: `(field, value)` pairs given to `envs.make` (or `params.replace` for gymnax's own
     environments). obs_features: names from `env.obs_index` the agent sees (empty: the whole
-    observation). bootstrap_truncated: bootstrap the value of the pre-reset observation when an
-    episode is cut by the time limit; switch it off where the time limit *is* the end of the problem
-    (finite-horizon trading with time in the observation). log_interval: updates between progress
-    lines (0: none).
+    observation). Episodes that terminate (a market's horizon included) are not bootstrapped; a
+    truncated one (a time limit that cuts a longer problem) bootstraps from the value of its last
+    observation. log_interval: updates between progress lines (0: none). heldout_windows: replay
+    markets only, windows of the data evaluated after training beside TWAP
+    (`purejaxrl_train.heldout`); train on others with the `window_lo`/`window_hi` overrides.
     """
 
     env_name: str = "cartea_jaimungal_mm"
@@ -73,9 +74,9 @@ class TrainConfig:
     normalize_advantages: bool = True
     clip_value: bool = True
     anneal_lr: bool = True
-    bootstrap_truncated: bool = True
     log_interval: int = 10
     eval_episodes: int = 10_000
+    heldout_windows: tuple[int, ...] = ()
     hparams: HyperParams = dataclasses.field(default_factory=HyperParams)
 
     def __post_init__(self):
@@ -129,6 +130,19 @@ class TrainConfig:
             )
 
     @property
+    def network(self) -> NetworkSpec:
+        """The network and observation preprocessing this config trains."""
+        return NetworkSpec(
+            hidden_sizes=tuple(int(h) for h in self.hidden_sizes),
+            activation=self.activation,
+            recurrent=self.recurrent,
+            gru_size=self.gru_size,
+            init_log_std=float(self.init_log_std),
+            obs_features=tuple(self.obs_features),
+            normalize_obs=self.normalize_obs,
+        )
+
+    @property
     def batch_size(self) -> int:
         """Environment steps collected per update."""
         return self.num_envs * self.num_steps
@@ -150,7 +164,10 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-_TUPLE_FIELDS = ("hidden_sizes", "obs_features")
+_TUPLE_FIELDS = ("hidden_sizes", "obs_features", "heldout_windows")
+# Fields of older configs that no longer exist: `bootstrap_truncated` patched markets that reported
+# their horizon as truncation; they now report termination, so every run bootstraps alike.
+_RETIRED_FIELDS = ("bootstrap_truncated",)
 
 
 def config_to_dict(config: TrainConfig) -> dict:
@@ -179,6 +196,8 @@ def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
     kwargs = {}
     for key, value in data.items():
         if key in ("derived", "run"):  # written for the reader, not settings
+            continue
+        if key in _RETIRED_FIELDS:  # older runs: the semantics now need no switch
             continue
         if key not in known:
             raise ValueError(f"{where}: unknown TrainConfig field {key!r}")

@@ -1,8 +1,8 @@
 """Default training configurations per environment.
 
-The project's market presets are finite-horizon problems whose observation carries the time: the
-time limit is the end of the problem, not a cut, so the trainer does not bootstrap there and uses
-gamma = 1 (the criteria are undiscounted). The agent sees the state variables the optimal controls
+The project's market presets are finite-horizon problems whose observation carries the time: their
+horizon is termination (nothing to bootstrap), and the trainer uses gamma = 1 (the criteria are
+undiscounted). The agent sees the state variables the optimal controls
 depend on (inventory, time and any component state such as alpha or intensities), not cash or the
 price level, which the mean-criterion and CARA problems' optimal controls do not depend on.
 Rewards are tiny (cents over an episode), so they are scaled by the running return std.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from envs.catalog import is_market, make_any
 from purejaxrl_train.config import HyperParams, TrainConfig
-from purejaxrl_train.environment import is_project_env, make_env
 
 DEFAULT_ENV = "cartea_jaimungal_mm"
 _IRRELEVANT_FEATURES = ("cash", "midprice")
@@ -31,13 +31,28 @@ _MARKET_DEFAULTS = dict(
     num_minibatches=4,
     init_log_std=-1.0,
     scale_rewards=True,
-    bootstrap_truncated=False,
     hparams=HyperParams(learning_rate=2.5e-4, gamma=1.0, gae_lambda=0.7, ent_coef=0.01),
 )
 
-# Per-preset changes on top of the market defaults.
+# Per-preset changes on top of the market defaults. lobster_execution: recurrent-PPO settings of the
+# real-data command (the former `envs.replay.train`), training on the GOOG day's windows 0-8 and
+# holding out 9-12 (`purejaxrl_train.heldout`). Undiscounted like every market: the shortfall of
+# the whole window is the criterion.
 _PRESET_CHANGES: dict[str, dict] = {
     "cartea_jaimungal_mm": dict(total_timesteps=16_000_000),
+    "lobster_execution": dict(
+        total_timesteps=2_000_000,
+        num_envs=256,
+        num_steps=32,
+        update_epochs=4,
+        num_minibatches=4,
+        init_log_std=-0.5,
+        log_interval=3,
+        eval_episodes=0,
+        env_overrides=(("window_hi", 9), ("window_lo", 0)),
+        heldout_windows=(9, 10, 11, 12),
+        hparams=HyperParams(learning_rate=3e-4, gamma=1.0, gae_lambda=0.95, ent_coef=0.0),
+    ),
 }
 
 
@@ -51,11 +66,14 @@ def default_config(env_name: str = DEFAULT_ENV, **changes) -> TrainConfig:
     """The preset's config with `changes` (TrainConfig fields; `hparams` may be a dict of
     HyperParams fields that replace the preset's own)."""
     base: dict = {"env_name": env_name}
-    env, _ = make_env(env_name, dict(changes.get("env_overrides", ())))  # checks name, overrides
-    if is_project_env(env_name):
+    env, _ = make_any(env_name, dict(changes.get("env_overrides", ())))  # checks name, overrides
+    if is_market(env_name):
         base.update(_MARKET_DEFAULTS, obs_features=market_features(env))
         base.update(_PRESET_CHANGES.get(env_name, {}))
     hp_changes = changes.pop("hparams", None)
+    if "env_overrides" in changes:  # the command line's overrides on top of the preset's
+        merged = {**dict(base.get("env_overrides", ())), **dict(changes.pop("env_overrides"))}
+        base["env_overrides"] = tuple(sorted(merged.items()))
     base.update(changes)
     if isinstance(hp_changes, dict):
         base["hparams"] = base.get("hparams", HyperParams()).replace(**hp_changes)

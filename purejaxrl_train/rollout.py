@@ -1,9 +1,12 @@
 """Collecting a rollout of `num_steps` steps in `num_envs` parallel environments (one `lax.scan`).
 
-Each stored `Transition` holds what the network saw (normalised features and the reset flag), the
-raw action and its log-probability, and the terminated/truncated flags apart. Where the time limit
-cut an episode, `bootstrap_value` is the critic's value of the pre-reset observation
-(`info["final_observation"]`, read with the GRU state that saw the episode).
+This is the trainer's own loop (sampling, log-probabilities, gymnax's auto-reset); evaluation runs
+`agents.rollout`. Each stored `Transition` holds what the network saw (normalised features and the
+reset flag), the raw action and its log-probability, and the terminated/truncated flags apart.
+Where a time limit cut an episode that had not terminated, `bootstrap_value` is the critic's value
+of the pre-reset observation (`info["final_observation"]`, read with the GRU state that saw the
+episode); it is computed only in steps where that happens (markets, whose horizon is termination,
+never pay for it outside a vmapped sweep).
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from purejaxrl_train.normalization import RunningMeanStd, update_running
-from purejaxrl_train.policy import ActorCritic
+from agents.learned.actor import ActorCritic
+from agents.learned.normalization import RunningMeanStd, update_running
 
 
 @flax.struct.dataclass
@@ -79,14 +82,14 @@ def collect_rollout(
     num_steps: int,
 ) -> tuple[EnvRunner, Transition, EpisodeStats]:
     """Run `num_steps` steps; observation statistics are updated as observations arrive."""
-    config = policy.config
+    normalize_obs = policy.spec.normalize_obs
     num_envs = runner.reset.shape[0]
 
     def one_step(runner: EnvRunner, step_key):
         act_key, env_key = jax.random.split(step_key)
         raw_features = policy.features(runner.obs)
         obs_rms = runner.obs_rms
-        if config.normalize_obs:
+        if normalize_obs:
             obs_rms = update_running(obs_rms, raw_features)
         features = policy.normalized(obs_rms, raw_features)
         carry, dist, value = policy.step(params, runner.carry, features, runner.reset)
@@ -102,11 +105,13 @@ def collect_rollout(
         reward = reward.astype(jnp.float32)
         terminated = terminated.astype(bool)
         truncated = truncated.astype(bool)
-        if config.bootstrap_truncated:
+        cut = truncated & ~terminated
+
+        def final_value():
             final = policy.normalized(obs_rms, policy.features(info["final_observation"]))
-            bootstrap = policy.value(params, carry, final, jnp.zeros((num_envs,), bool))
-        else:
-            bootstrap = jnp.zeros_like(value)
+            return policy.value(params, carry, final, jnp.zeros((num_envs,), bool))
+
+        bootstrap = jax.lax.cond(jnp.any(cut), final_value, lambda: jnp.zeros_like(value))
         done = jnp.logical_or(terminated, truncated)
         episode_return = runner.episode_return + reward
         episode_length = runner.episode_length + 1

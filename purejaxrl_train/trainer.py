@@ -14,12 +14,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agents.learned.actor import ActorCritic
+from envs.catalog import make_any
 from purejaxrl_train.config import HyperParams, TrainConfig
-from purejaxrl_train.environment import make_env
 from purejaxrl_train.gae import compute_gae, next_values
 from purejaxrl_train.minibatch import flat_minibatches, sequence_minibatches
 from purejaxrl_train.normalization import RewardScaler, scale_rewards, update_reward_scaler
-from purejaxrl_train.policy import ActorCritic
 from purejaxrl_train.ppo_loss import LossInfo, ppo_loss
 from purejaxrl_train.rollout import (
     EnvRunner,
@@ -80,8 +80,8 @@ def make_optimizer(config: TrainConfig, hp: HyperParams) -> optax.GradientTransf
 def build(config: TrainConfig, env=None, env_params=None):
     """(env, env_params, policy) for a config (the env is made from its name if not given)."""
     if env is None:
-        env, env_params = make_env(config.env_name, config.env_overrides)
-    return env, env_params, ActorCritic.for_env(config, env, env_params)
+        env, env_params = make_any(config.env_name, config.env_overrides)
+    return env, env_params, ActorCritic.for_env(config.network, env, env_params)
 
 
 def make_train(
@@ -156,8 +156,6 @@ def make_train(
                 scaler, rewards, jnp.logical_or(terminated, truncated), hp.gamma
             )
             rewards = scale_rewards(scaler, rewards)
-        if not config.bootstrap_truncated:  # the time limit ends the problem itself
-            terminated = jnp.logical_or(terminated, truncated)
         values_next = next_values(
             transitions.value, last_value, transitions.bootstrap_value, truncated
         )

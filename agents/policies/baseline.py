@@ -11,11 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from agents.policy import Stateless
+
 QUOTING_TYPES = ("limit", "touch", "limit_and_market", "touch_and_market")
 
 
 @struct.dataclass
-class RandomPolicy:
+class RandomPolicy(Stateless):
     """A uniform draw from the action space, from the key it is given: evaluation hands every
     trajectory and step its own key, so trajectories are independent (not one draw for all)."""
 
@@ -27,7 +29,7 @@ class RandomPolicy:
 
 
 @struct.dataclass
-class FixedActionPolicy:
+class FixedActionPolicy(Stateless):
     action: jax.Array
 
     def __call__(self, key: jax.Array, obs: jax.Array) -> jax.Array:
@@ -35,7 +37,7 @@ class FixedActionPolicy:
 
 
 @struct.dataclass
-class FixedSpreadPolicy:
+class FixedSpreadPolicy(Stateless):
     """Quotes at mid + offset -/+ half_spread: bid depth half_spread - offset, ask half_spread + offset.
 
     At the touch it posts both sides (the spread is the market's); market-order flags are 0.

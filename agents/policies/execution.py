@@ -14,12 +14,13 @@ from agents import model
 from agents.observation import ObsReader, make_reader, step_index
 from agents.policies.market_making import cartea_jaimungal_problem
 from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
+from agents.policy import Stateless
 from agents.solvers import execution as execution_formulas
 from agents.solvers import limit_order_hjb, qvi
 
 
 @struct.dataclass
-class FeedbackSpeedPolicy:
+class FeedbackSpeedPolicy(Stateless):
     """ν_n = g(T - t_n) Q_n: the §6.5 optimum in feedback form, so its sign is that of the inventory
     held (a buy programme buys) and it corrects for whatever moved Q."""
 

@@ -12,12 +12,13 @@ from flax import struct
 from agents import model
 from agents.observation import ObsReader, make_reader
 from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
+from agents.policy import Stateless
 from agents.solvers import avellaneda_stoikov as as_formulas
 from agents.solvers import limit_order_hjb, qvi
 
 
 @struct.dataclass
-class AvellanedaStoikovPolicy:
+class AvellanedaStoikovPolicy(Stateless):
     """AS 2008 quotes: reservation price s - qγσ²(T-t), spread γσ²(T-t) + (2/γ)ln(1+γ/k).
 
     `symmetric=True` is the paper's comparison strategy: the time-averaged AS spread, centred on

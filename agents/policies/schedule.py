@@ -17,6 +17,7 @@ from flax import struct
 
 from agents import model
 from agents.observation import ObsReader, make_reader, step_index
+from agents.policy import Stateless
 
 SCHEDULE_TYPES = ("trading_speed", "limit_and_market", "touch_and_market")
 
@@ -40,7 +41,7 @@ def remaining_volume(curve, terminal_time: float, num_steps: int) -> np.ndarray:
 
 
 @struct.dataclass
-class SchedulePolicy:
+class SchedulePolicy(Stateless):
     remaining: jax.Array  # (N + 1,) ∫_{t_n}^T v
     initial_inventory: jax.Array
     max_speed: jax.Array

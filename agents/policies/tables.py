@@ -15,13 +15,14 @@ import numpy as np
 from flax import struct
 
 from agents.observation import ObsReader, inventory_index, make_reader, step_index
+from agents.policy import Stateless
 from agents.solvers import limit_order_hjb
 
 TABLE_TYPES = ("limit", "limit_and_market", "touch", "touch_and_market")
 
 
 @struct.dataclass
-class QuoteTablePolicy:
+class QuoteTablePolicy(Stateless):
     """Actions tabulated per (step, inventory): one scalar gather per pair of action components.
 
     Components are stored in pairs as complex64 flat tables (real part, imaginary part): measured

@@ -7,7 +7,7 @@ and the task quantity from the observation and params:
 - ``twap``: by the end of the coming step, ``quantity * min(time + dt, 1)`` should be done (dt: one
   step's average share of a window in the data); the shortfall is sent aggressively.
 - ``vwap``: the same with time mapped through the window volume curve estimated from the data
-  (`agents.replay.estimation.volume_curve`: cumulative share of traded volume by elapsed time, averaged
+  (`agents.replay.estimation.cumulative_volume_share`: cumulative share of traded volume by elapsed time, averaged
   over the day's windows; an in-sample curve, as a one-day sample allows).
 - ``all_at_once``: everything at the first step.
 
@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from agents.policy import Stateless
 from agents.replay import estimation
 
 _F32 = jnp.float32
@@ -53,7 +54,7 @@ def _one_day(params, agent: str):
 
 
 @struct.dataclass
-class SchedulePolicy:
+class WindowSchedulePolicy(Stateless):
     """Trade towards ``quantity * curve(time + dt)`` (piecewise linear ``curve`` on [0, 1])."""
 
     curve: jax.Array  # (B + 1,) cumulative share done at equal steps of elapsed time
@@ -81,12 +82,14 @@ def _aggressive(shares, aggression, action: str) -> jax.Array:
     return jnp.stack([shares, aggression]).astype(_F32)
 
 
-def _schedule(env, params, curve: np.ndarray, dt: float, aggression, agent: str) -> SchedulePolicy:
+def _schedule(
+    env, params, curve: np.ndarray, dt: float, aggression, agent: str
+) -> WindowSchedulePolicy:
     _task(env, "execution", agent)
     p = params.task
     action = env.config.task.action
     aggression = float(p.max_offset_ticks) if aggression is None else float(aggression)
-    return SchedulePolicy(
+    return WindowSchedulePolicy(
         curve=jnp.asarray(curve, _F32),
         quantity=jnp.asarray(float(p.quantity), _F32),
         dt=jnp.asarray(dt, _F32),
@@ -97,39 +100,46 @@ def _schedule(env, params, curve: np.ndarray, dt: float, aggression, agent: str)
     )
 
 
-def make_twap(env, params, aggression: float | None = None) -> SchedulePolicy:
+def make_twap(env, params, aggression: float | None = None) -> WindowSchedulePolicy:
     """Time-weighted schedule over the window (see the module docstring)."""
     _one_day(params, "twap")
     dt = estimation.mean_step_fraction(params.data)
     return _schedule(env, params, np.linspace(0.0, 1.0, CURVE_POINTS), dt, aggression, "twap")
 
 
-def make_vwap(env, params, aggression: float | None = None, volume_curve=None) -> SchedulePolicy:
-    """Volume-weighted schedule; ``volume_curve``: cumulative shares at equal time steps from 0 to
-    1 (default: estimated from the data)."""
+def make_vwap(
+    env, params, aggression: float | None = None, volume_curve=None
+) -> WindowSchedulePolicy:
+    """Volume-weighted schedule. ``volume_curve``: bucket weights over equal slices of the window
+    (the convention of every vwap agent, as `agents.policies.schedule`); default: estimated from
+    the data."""
     _one_day(params, "vwap")
     if volume_curve is None:
-        curve = estimation.volume_curve(params.data, CURVE_POINTS - 1)
+        curve = estimation.cumulative_volume_share(params.data, CURVE_POINTS - 1)
     else:
-        curve = np.asarray(volume_curve, np.float64)
-        if curve.ndim != 1 or curve.size < 2 or np.any(np.diff(curve) < 0):
-            raise ValueError("vwap: volume_curve must be a non-decreasing list of >= 2 values")
-        if curve[0] != 0.0 or curve[-1] <= 0:
-            raise ValueError("vwap: volume_curve must start at 0 and end above 0")
-        curve = curve / curve[-1]
-        grid = np.linspace(0.0, 1.0, CURVE_POINTS)
-        curve = np.interp(grid, np.linspace(0.0, 1.0, curve.size), curve)
+        curve = cumulative_curve(volume_curve)
     dt = estimation.mean_step_fraction(params.data)
     return _schedule(env, params, curve, dt, aggression, "vwap")
 
 
-def make_all_at_once(env, params, aggression: float | None = None) -> SchedulePolicy:
+def cumulative_curve(weights) -> np.ndarray:
+    """Bucket weights over equal slices of [0, 1] -> the cumulative share done at the
+    `CURVE_POINTS` equally spaced times (piecewise linear within a bucket)."""
+    weights = np.asarray(weights, np.float64)
+    if weights.ndim != 1 or weights.size < 1 or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError("vwap: volume_curve needs nonnegative bucket weights with a positive sum")
+    edges = np.linspace(0.0, 1.0, weights.size + 1)
+    done = np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
+    return np.interp(np.linspace(0.0, 1.0, CURVE_POINTS), edges, done)
+
+
+def make_all_at_once(env, params, aggression: float | None = None) -> WindowSchedulePolicy:
     """Everything at the first step (a schedule already complete at time 0)."""
     return _schedule(env, params, np.ones(CURVE_POINTS), 0.0, aggression, "all_at_once")
 
 
 @struct.dataclass
-class QuotePolicy:
+class QuotePolicy(Stateless):
     """Market-making quotes: depths in ticks from the mid and sizes; Avellaneda-Stoikov when
     ``risk`` > 0 (reservation price and spread from the inventory and the time left)."""
 

@@ -33,7 +33,7 @@ def _trades(data, w: int):
     return t, msgs[:, m.PRICE].astype(np.float64), msgs[:, m.SIZE].astype(np.float64)
 
 
-def volume_curve(data, buckets: int = 30) -> np.ndarray:
+def cumulative_volume_share(data, buckets: int = 30) -> np.ndarray:
     """Cumulative share of traded volume at the bucket edges of elapsed window time, averaged over
     the windows (shape ``(buckets + 1,)``, from 0 to 1). Each window's curve is normalised first, so
     busy and quiet windows weigh the same."""

@@ -1,20 +1,22 @@
 """Evaluating a policy on every window of a replay day, and the execution report.
 
-`evaluate_windows` runs one episode per listed window (all windows vmapped in one compiled program,
-``max_steps_in_episode`` steps each, no auto-reset) and returns per-window results: the return, and
-for execution the executed quantity, average price, shortfalls against the arrival price and the
-market VWAP of the episode's steps (bps), the deadline liquidation; for market making the pnl and
-terminal inventory. `add_window_vwap` adds the shortfall against the whole window's market VWAP
-(from the data), the benchmark to compare policies with, since episodes end at different times.
-`summary` gives mean, standard deviation and standard error over windows.
+`evaluate_windows` runs one episode per listed window (all windows vmapped in one compiled program
+through `agents.rollout.rollout`, the one episode loop, so a recurrent policy carries its state as
+everywhere else) and returns per-window results: the return, the number of steps, and the task's
+episode summary (`env.episode_summary`): for execution the executed quantity, average price,
+shortfalls against the arrival price and the market VWAP of the episode's steps (bps), the deadline
+liquidation; for market making the pnl, terminal inventory and traded volume. `add_window_vwap`
+adds the shortfall against the whole window's market VWAP (from the data), the benchmark to compare
+policies with, since episodes end at different times. `summary` gives mean, standard deviation and
+standard error over windows.
 
 Command line (the numbers of the report)::
 
-    python -m envs.replay.evaluation [--env lobster_execution] [--agents twap vwap all_at_once]
-                                     [--set field=value ...] [--json]
+    python -m agents.replay.windows [--env lobster_execution] [--agents twap vwap all_at_once]
+                                    [--set field=value ...] [--json]
 
-runs each baseline on every window of the default data and also through `agents.evaluate` (one
-episode per fixed window) as a cross-check of the episode return.
+runs each baseline on every window of the default data and also through `agents.evaluate_policy`
+(one episode per fixed window) as a cross-check of the episode return.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.evaluation import evaluate_policy
+from agents.policy import as_policy
+from agents.replay.baselines import make_baseline
+from agents.rollout import rollout
+from envs.overrides import parse_assignments
+from envs.replay import make
+from envs.replay.execution import ExecutionTask
 from jaxlob import messages as m
 
 EXECUTION_COLUMNS = (
@@ -49,28 +58,21 @@ MARKET_MAKING_COLUMNS = ("return", "pnl", "terminal_inventory", "traded", "steps
 
 @functools.partial(jax.jit, static_argnames=("env",))
 def _episodes(env, policy, params, windows, key):
-    """One episode per window: final state, return and episode sums of the info fields."""
-    steps = int(params.max_steps_in_episode)
+    """One episode per window: returns, lengths and the task's episode summary."""
 
     def one(window, episode_key):
         p = params.replace(window=window)
-        reset_key, run_key = jax.random.split(episode_key)
-        obs, state = env.reset_env(reset_key, p)
-
-        def step(carry, t):
-            obs, state, total, length = carry
-            act_key, env_key = jax.random.split(jax.random.fold_in(run_key, t))
-            live = ~state.done
-            action = policy(act_key, obs)
-            obs, state, reward, _, _ = env.step_env(env_key, state, action, p)
-            return (obs, state, total + reward, length + live.astype(jnp.int32)), None
-
-        start = (obs, state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        (obs, state, total, length), _ = jax.lax.scan(step, start, jnp.arange(steps))
-        return state, total, length
+        episodes = rollout(env, p, policy, episode_key, 1)
+        state = jax.tree.map(lambda x: x[0], episodes.state)
+        return episodes.returns[0], episodes.lengths[0], env.episode_summary(state, p)
 
     keys = jax.random.split(key, windows.shape[0])
     return jax.vmap(one)(windows, keys)
+
+
+def _python(value):
+    value = np.asarray(value)
+    return int(value) if np.issubdtype(value.dtype, np.integer) else float(value)
 
 
 def evaluate_windows(env, params, policy, windows=None, key=None) -> list[dict]:
@@ -78,28 +80,13 @@ def evaluate_windows(env, params, policy, windows=None, key=None) -> list[dict]:
     count = int(np.asarray(params.data.num_windows))
     windows = np.arange(count) if windows is None else np.asarray(windows)
     key = jax.random.PRNGKey(0) if key is None else key
-    state, total, length = _episodes(env, policy, params, jnp.asarray(windows, jnp.int32), key)
+    total, length, summaries = jax.device_get(
+        _episodes(env, as_policy(policy), params, jnp.asarray(windows, jnp.int32), key)
+    )
     rows = []
     for i, w in enumerate(windows.tolist()):
-        s = jax.tree.map(lambda x, i=i: x[i], state)
         row = {"window": int(w), "return": float(total[i]), "steps": int(length[i])}
-        if env.config.task.name == "execution":
-            info = env._execution_summary(s, params)
-            for name in ("executed", "unfilled"):
-                row[name] = int(info[name])
-            for name in (
-                "average_price",
-                "arrival_price",
-                "market_vwap",
-                "shortfall_arrival_bps",
-                "shortfall_vwap_bps",
-            ):
-                row[name] = float(info[name])
-            row["liquidated"] = int(s.liquidated)
-        else:
-            row["pnl"] = float(s.episode_pnl)
-            row["terminal_inventory"] = float(s.inventory)
-            row["traded"] = int(s.bought + s.sold)
+        row.update({name: _python(values[i]) for name, values in summaries.items()})
         rows.append(row)
     return rows
 
@@ -118,7 +105,7 @@ def add_window_vwap(rows: list[dict], params, side: int) -> list[dict]:
     """Execution rows with the window's market VWAP (dollars) and the shortfall against it (bps,
     positive = cost)."""
     for row in rows:
-        vwap = window_vwap(params.data, row["window"]) / 10_000.0
+        vwap = window_vwap(params.data, row["window"]) / m.PRICE_UNIT
         row["window_vwap"] = vwap
         row["shortfall_window_vwap_bps"] = side * (row["average_price"] - vwap) / vwap * 1e4
     return rows
@@ -142,44 +129,32 @@ def summary(rows: list[dict], columns=None) -> dict:
 
 
 def agents_evaluate_per_window(env, params, policy, windows=None) -> list[float]:
-    """The episode return of each window through `agents.evaluate` (one episode, fixed window)."""
-    from agents import evaluate
-
+    """The episode return of each window through `agents.evaluate_policy` (one episode, fixed
+    window)."""
     count = int(np.asarray(params.data.num_windows))
     windows = range(count) if windows is None else windows
     out = []
     for w in windows:
-        result = evaluate(env, params.replace(window=int(w)), policy, 1, jax.random.PRNGKey(0))
+        result = evaluate_policy(
+            env, params.replace(window=int(w)), policy, 1, jax.random.PRNGKey(0)
+        )
         out.append(result["return"]["mean"])
     return out
 
 
-def _parse_set(items) -> dict:
-    out = {}
-    for item in items or ():
-        if "=" not in item:
-            raise SystemExit(f"--set: expected field=value, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def main(argv=None) -> int:
-    from agents.replay.baselines import make_baseline
-    from envs.replay.registry import make
-
-    parser = argparse.ArgumentParser(prog="python -m envs.replay.evaluation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m agents.replay.windows", description=__doc__)
     parser.add_argument("--env", default="lobster_execution")
     parser.add_argument("--agents", nargs="+")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-cross-check", action="store_true")
     args = parser.parse_args(argv)
-    env, params = make(args.env, **_parse_set(args.set))
-    execution = env.config.task.name == "execution"
+    try:
+        env, params = make(args.env, **parse_assignments(args.set))
+    except ValueError as err:
+        parser.error(str(err))
+    execution = isinstance(env.config.task, ExecutionTask)
     names = args.agents or (
         ["twap", "vwap", "all_at_once"] if execution else ["fixed_spread", "avellaneda_stoikov"]
     )

@@ -1,4 +1,4 @@
-"""agents.evaluate: statistics, batching, accounting against hand-computed values; the CLI."""
+"""agents.evaluate_policy: statistics, batching, accounting against hand-computed values; the CLI."""
 
 import json
 
@@ -8,7 +8,8 @@ import pytest
 
 import agents
 import envs
-from agents import evaluate, make_agent
+from agents import evaluate_policy as evaluate
+from agents import make_agent
 from agents.evaluate import main
 from agents.evaluation import _Moments
 
@@ -87,15 +88,19 @@ def test_evaluate_reports_what_the_reward_has():
         assert set(result[name]) == {"mean", "std", "stderr", "count"}
 
 
-def test_package_attribute_is_the_library_function():
-    """`import agents.evaluate` (the CLI module) must not shadow agents.evaluate(...)."""
+def test_the_library_function_and_the_command_coexist_plainly():
+    """`agents.evaluate_policy` is the library function; `agents.evaluate` is the command's module
+    (no module-class swap), and importing it changes nothing about the package."""
+    import agents.evaluate as command
+
     env, params = envs.make("cartea_jaimungal_mm", max_steps_in_episode=40)
     policy = make_agent("fixed_spread", env, params)
-    a = agents.evaluate(env, params, policy, 16, jax.random.key(2))
+    assert agents.evaluate is command and type(command).__name__ == "module"
+    a = agents.evaluate_policy(env, params, policy, 16, jax.random.key(2))
     b = evaluate(env, params, policy, 16, jax.random.key(2))
     assert a["return"]["mean"] == b["return"]["mean"]
     with pytest.raises(ValueError, match="num_episodes"):
-        agents.evaluate(env, params, policy, 0, jax.random.key(2))
+        agents.evaluate_policy(env, params, policy, 0, jax.random.key(2))
 
 
 def test_cli_prints_json(capsys):
@@ -128,7 +133,7 @@ def test_cli_prints_a_table(capsys):
         (["--env", "cartea_jaimungal_mm", "--agent", "nope"], "unknown agent"),
         (["--env", "cartea_jaimungal_mm", "--agent", "random", "--set", "sigmaa=1"], "sigmaa"),
         (["--env", "cartea_jaimungal_mm", "--agent", "random", "--set", "sigma=abc"], "sigma"),
-        (["--env", "cartea_jaimungal_mm", "--agent", "random", "--set", "sigma"], "name=value"),
+        (["--env", "cartea_jaimungal_mm", "--agent", "random", "--set", "sigma"], "field=value"),
         (
             [
                 "--env",

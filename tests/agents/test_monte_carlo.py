@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import envs
-from agents import evaluate, make_agent
+from agents import evaluate_policy as evaluate
+from agents import make_agent
 
 # Avellaneda & Stoikov (2008), Table 1-3: (γ, symmetric) -> spread, profit mean/std, q_T mean/std.
 AS_TABLE = [

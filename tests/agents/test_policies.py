@@ -10,6 +10,7 @@ import envs
 from agents import make_agent, registered_agents
 from agents.solvers import avellaneda_stoikov as as_formulas
 from agents.solvers import execution, limit_order_hjb
+from envs.metrics import METRICS
 
 # Every agent on the presets it is meant for (name, env, agent args).
 COMPATIBLE = [
@@ -169,7 +170,7 @@ def _inventory_path(env, params, policy):
             obs, state = carry
             action = policy(k, obs)
             obs, state, _, _, info = env.step_env(k, state, action, params)
-            return (obs, state), info["inventory"]
+            return (obs, state), info[METRICS].inventory
 
         keys = jax.random.split(key, int(params.max_steps_in_episode))
         return jax.lax.scan(step, (obs, state), keys)[1]

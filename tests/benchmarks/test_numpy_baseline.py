@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import envs
+from agents.rollout import rollout
 from benchmarks.numpy_baseline import fixed_spread_returns
-from envs.model_based.rollout import rollout_batch
 
 N, DEPTH = 20_000, 0.005
 
@@ -19,7 +19,7 @@ N, DEPTH = 20_000, 0.005
 def jax_returns() -> np.ndarray:
     env, params = envs.make("cartea_jaimungal_mm")
     policy = lambda key, obs: jnp.full((2,), DEPTH)  # noqa: E731
-    run = jax.jit(lambda k: rollout_batch(env, params, policy, k, N)[0])
+    run = jax.jit(lambda k: rollout(env, params, policy, k, N).returns)
     return np.asarray(run(jax.random.key(0)))
 
 

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from purejaxrl_train.distributions import DISCRETE, MULTI_BINARY
+from agents.learned.distributions import DISCRETE, MULTI_BINARY
 from purejaxrl_train.presets import default_config
 from purejaxrl_train.trainer import build, make_train
 

@@ -3,6 +3,8 @@
 Short-horizon `cartea_jaimungal_mm` (10 steps of dt = 0.01): a uniform-random depth in
 [0, max_depth] earns far less per fill than depths near 1/kappa. The trained policy is evaluated
 here with a rollout loop written for the test, against a random policy drawn from the action space.
+`python -m agents.evaluate --policy RUN_DIR` agrees with the run's own evaluation, for this run, a
+tiny recurrent run and a run on one of gymnax's own environments.
 """
 
 import csv
@@ -13,9 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from purejaxrl_train import load_policy
-from purejaxrl_train.cli import main
+from agents.learned import load_trained
+from purejaxrl_train.cli import EVAL_SEED_OFFSET, main
 from purejaxrl_train.config import config_from_dict
 
 EPISODES = 4000
@@ -63,9 +64,11 @@ def _mean_return(env, params, policy, key):
 
 
 def test_trained_policy_clearly_beats_random(trained_run):
-    name, overrides, policy = load_policy(trained_run)
-    env, params = envs.make(name, **overrides)
+    _, env, params, trained_policy = load_trained(trained_run)
     space = env.action_space(params)
+
+    def policy(key, obs):  # feed-forward: its state is empty, start each step from it
+        return trained_policy.step(trained_policy.initial_state(), key, obs)[0]
 
     def random_policy(key, obs):
         return jax.random.uniform(key, (2,), minval=space.low, maxval=space.high)
@@ -132,3 +135,43 @@ def test_agents_evaluate_cli_evaluates_the_run(trained_run, capsys):
             ["--policy", str(trained_run), "--agent", "random", "--episodes", "1", "--seed", "0"]
         )
     assert "--policy replaces --agent" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def recurrent_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("recurrent")
+    argv = [*ARGS[:6], "--recurrent", "--total-timesteps", "6400", "--num-envs", "16",
+            "--num-steps", "20", "--num-minibatches", "2", "--hidden", "8", "--eval-episodes",
+            "500", "--log-interval", "0", "--seed", "1", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def gymnax_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cartpole")
+    argv = ["--env", "CartPole-v1", "--total-timesteps", "4096", "--num-envs", "8",
+            "--num-steps", "64", "--num-minibatches", "2", "--hidden", "8", "--eval-episodes",
+            "200", "--log-interval", "0", "--seed", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize("run_name", ["recurrent_run", "gymnax_run"])
+def test_agents_evaluate_cli_evaluates_recurrent_and_gymnax_runs(run_name, request, capsys):
+    """The same command evaluates a recurrent policy (its GRU state carried through each episode)
+    and a policy trained on a gymnax environment: on the run's own key and episode count it
+    reproduces the run's evaluation exactly (one rollout serves both)."""
+    from agents.evaluate import main as evaluate_main
+
+    run_dir = request.getfixturevalue(run_name)
+    capsys.readouterr()
+    run = json.loads((run_dir / "evaluation.json").read_text())
+    episodes = run["evaluation"]["episodes"]
+    seed = run["seed"] + EVAL_SEED_OFFSET  # the run evaluates on this key
+    argv = ["--policy", str(run_dir), "--episodes", str(episodes), "--seed", str(seed), "--json"]
+    assert evaluate_main(argv) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["return"]["count"] == episodes
+    for stat in ("mean", "std"):
+        assert cli["return"][stat] == pytest.approx(run["evaluation"]["return"][stat], rel=1e-6)

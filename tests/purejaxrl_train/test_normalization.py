@@ -3,13 +3,11 @@
 import jax.numpy as jnp
 import numpy as np
 
+from agents.learned.normalization import RunningMeanStd, normalize, update_running
 from purejaxrl_train.normalization import (
     RewardScaler,
-    RunningMeanStd,
-    normalize,
     scale_rewards,
     update_reward_scaler,
-    update_running,
 )
 
 

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agents.learned.actor import ActorCritic
 from purejaxrl_train.config import TrainConfig
-from purejaxrl_train.policy import ActorCritic
 from purejaxrl_train.rollout import collect_rollout, reset_runner
 
 _spec = importlib.util.spec_from_file_location(
@@ -37,7 +37,7 @@ def _rollout(recurrent: bool, terminate_at: int = 1000):
         recurrent=recurrent,
         normalize_obs=False,
     )
-    actor = ActorCritic.for_env(config, env, params)
+    actor = ActorCritic.for_env(config.network, env, params)
     net_params = actor.init(jax.random.key(1))
     runner = reset_runner(actor, env, params, jax.random.key(2), NUM_ENVS)
     _, tr, stats = collect_rollout(

@@ -55,15 +55,15 @@ def test_schedule_targets_by_hand(execution):
     assert np.all(action[1:] == 0)
     everything = np.asarray(baselines.make_all_at_once(env, params)(None, obs))
     assert everything[0] == pytest.approx(225.0)  # all that is left
-    curve = np.linspace(0.0, 1.0, 11) ** 2
-    vwap = baselines.make_vwap(env, params, volume_curve=tuple(curve))
+    curve = np.linspace(0.0, 1.0, 11) ** 2  # cumulative share done; the agent takes its buckets
+    vwap = baselines.make_vwap(env, params, volume_curve=tuple(np.diff(curve)))
     target = QUANTITY * (0.5 + float(vwap.dt)) ** 2
     assert np.asarray(vwap(None, obs))[0] == pytest.approx(np.ceil(target - 75.0), abs=1.0)
 
 
 def test_agents_evaluate_runs_the_replay_environment(execution, schedules):
-    """`agents.evaluate` (one episode per fixed window) agrees with the harness's returns."""
-    from agents import evaluate
+    """`agents.evaluate_policy` (one episode per fixed window) agrees with the harness's returns."""
+    from agents import evaluate_policy as evaluate
 
     env, params = execution.env, execution.params
     policy = baselines.make_twap(env, params)

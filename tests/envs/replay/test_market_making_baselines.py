@@ -13,7 +13,7 @@ def test_estimates_from_the_data_are_sane(goog_days):
     est = estimation.estimate_market(goog_days[0], 100)
     assert est.sigma > 0 and est.intensity_a > 0 and est.intensity_k > 0
     assert est.median_spread >= 1
-    curve = estimation.volume_curve(goog_days[0], 10)
+    curve = estimation.cumulative_volume_share(goog_days[0], 10)
     assert curve[0] == 0 and curve[-1] == pytest.approx(1.0) and np.all(np.diff(curve) >= 0)
 
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from purejaxrl_train.config import TrainConfig
-from purejaxrl_train.distributions import ActionSpec
-from purejaxrl_train.networks import initial_carry, make_network
+from agents.learned.distributions import ActionSpec
+from agents.learned.networks import initial_carry, make_network
+from agents.learned.spec import NetworkSpec
 
 SPEC = ActionSpec("continuous", 2, (2,), (0.0, 0.0), (1.0, 1.0))
 T, B, D = 6, 3, 4
@@ -18,7 +18,7 @@ def _inputs():
 
 
 def test_recurrent_reset_equals_a_fresh_start():
-    config = TrainConfig(recurrent=True, gru_size=5, hidden_sizes=(8,))
+    config = NetworkSpec(recurrent=True, gru_size=5, hidden_sizes=(8,))
     net = make_network(config, SPEC)
     obs = _inputs()
     resets = jnp.zeros((T, B), bool).at[3, 1].set(True)
@@ -42,7 +42,7 @@ def test_recurrent_reset_equals_a_fresh_start():
 
 
 def test_feed_forward_ignores_carry_and_resets():
-    config = TrainConfig(hidden_sizes=(8, 8))
+    config = NetworkSpec(hidden_sizes=(8, 8))
     net = make_network(config, SPEC)
     obs = _inputs()
     carry = initial_carry(config, B)

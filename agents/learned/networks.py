@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from purejaxrl_train.config import TrainConfig
-from purejaxrl_train.distributions import CONTINUOUS, ActionSpec
+from agents.learned.distributions import CONTINUOUS, ActionSpec
+from agents.learned.spec import NetworkSpec
 
 _ACTIVATION = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu}
 
@@ -122,20 +122,20 @@ class RecurrentActorCritic(nn.Module):
         return carry, head, log_std, value
 
 
-def make_network(config: TrainConfig, spec: ActionSpec) -> nn.Module:
-    """The network the config asks for, sized for the action spec."""
+def make_network(network: NetworkSpec, action: ActionSpec) -> nn.Module:
+    """The network the spec describes, sized for the action spec."""
     common = dict(
-        head_size=spec.head_size,
-        continuous=spec.kind == CONTINUOUS,
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        init_log_std=config.init_log_std,
+        head_size=action.head_size,
+        continuous=action.kind == CONTINUOUS,
+        hidden_sizes=tuple(network.hidden_sizes),
+        activation=network.activation,
+        init_log_std=network.init_log_std,
     )
-    if config.recurrent:
-        return RecurrentActorCritic(gru_size=config.gru_size, **common)
+    if network.recurrent:
+        return RecurrentActorCritic(gru_size=network.gru_size, **common)
     return FeedForwardActorCritic(**common)
 
 
-def initial_carry(config: TrainConfig, batch: int) -> jax.Array:
+def initial_carry(network: NetworkSpec, batch: int) -> jax.Array:
     """Zero recurrent state for `batch` environments ((batch, 0) for feed-forward networks)."""
-    return jnp.zeros((batch, config.gru_size if config.recurrent else 0), jnp.float32)
+    return jnp.zeros((batch, network.gru_size if network.recurrent else 0), jnp.float32)

@@ -7,8 +7,7 @@ import pytest
 from gymnax.environments import spaces
 from scipy import stats
 
-from envs.spaces import MultiBinary
-from purejaxrl_train.distributions import (
+from agents.learned.distributions import (
     CONTINUOUS,
     DISCRETE,
     MULTI_BINARY,
@@ -17,6 +16,7 @@ from purejaxrl_train.distributions import (
     make_distribution,
     to_env_action,
 )
+from envs.spaces import MultiBinary
 
 
 def test_specs_from_spaces():

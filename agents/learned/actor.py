@@ -12,23 +12,23 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from purejaxrl_train.config import TrainConfig
-from purejaxrl_train.distributions import (
+from agents.learned.distributions import (
     ActionSpec,
     action_spec_from_space,
     make_distribution,
     to_env_action,
 )
-from purejaxrl_train.environment import feature_indices, observation_size, select_features
-from purejaxrl_train.networks import initial_carry, make_network
-from purejaxrl_train.normalization import RunningMeanStd, normalize
+from agents.learned.features import feature_indices, observation_size, select_features
+from agents.learned.networks import initial_carry, make_network
+from agents.learned.normalization import RunningMeanStd, normalize
+from agents.learned.spec import NetworkSpec
 
 
 @dataclasses.dataclass(frozen=True)
 class ActorCritic:
     """Network, action spec and observation preprocessing of one agent."""
 
-    config: TrainConfig
+    spec: NetworkSpec
     network: nn.Module
     action_spec: ActionSpec
     obs_ndim: int
@@ -36,14 +36,14 @@ class ActorCritic:
     feature_index: tuple[int, ...] | None
 
     @classmethod
-    def for_env(cls, config: TrainConfig, env, env_params) -> ActorCritic:
-        spec = action_spec_from_space(env.action_space(env_params))
-        index = feature_indices(env, config.obs_features)
+    def for_env(cls, spec: NetworkSpec, env, env_params) -> ActorCritic:
+        action = action_spec_from_space(env.action_space(env_params))
+        index = feature_indices(env, spec.obs_features)
         obs_ndim = len(env.observation_space(env_params).shape)
         return cls(
-            config=config,
-            network=make_network(config, spec),
-            action_spec=spec,
+            spec=spec,
+            network=make_network(spec, action),
+            action_spec=action,
             obs_ndim=obs_ndim,
             obs_dim=observation_size(env, env_params, index),
             feature_index=index,
@@ -51,19 +51,19 @@ class ActorCritic:
 
     def init(self, key: jax.Array):
         """Fresh network parameters."""
-        carry = initial_carry(self.config, 1)
+        carry = initial_carry(self.spec, 1)
         obs = jnp.zeros((1, 1, self.obs_dim), jnp.float32)
         return self.network.init(key, carry, obs, jnp.zeros((1, 1), bool))
 
     def initial_carry(self, batch: int) -> jax.Array:
-        return initial_carry(self.config, batch)
+        return initial_carry(self.spec, batch)
 
     def features(self, obs: jax.Array) -> jax.Array:
         """Raw env observations (any leading axes) -> flat float32 features."""
         return select_features(obs, self.obs_ndim, self.feature_index)
 
     def normalized(self, obs_rms: RunningMeanStd, features: jax.Array) -> jax.Array:
-        return normalize(obs_rms, features) if self.config.normalize_obs else features
+        return normalize(obs_rms, features) if self.spec.normalize_obs else features
 
     def step(self, params, carry, features, resets):
         """One time step for a batch: features (B, d), resets (B,) -> carry, distribution, value."""

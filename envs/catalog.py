@@ -1,0 +1,40 @@
+"""Every environment by name: the project's markets (`envs.make`) and gymnax's own environments.
+
+The trainer and the evaluation command take any of these names. A gymnax environment's overrides
+are fields of its params, applied with `replace` after checking that each field exists; its
+`default_params` are left as gymnax made them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnax
+
+from envs import make, registered
+
+
+def known_environments() -> tuple[str, ...]:
+    """Every name `make_any` accepts: the project's markets first, then gymnax's."""
+    project = tuple(registered())
+    return project + tuple(n for n in gymnax.registered_envs if n not in project)
+
+
+def is_market(name: str) -> bool:
+    """Whether `name` is one of the project's markets (built by `envs.make`)."""
+    return name in registered()
+
+
+def make_any(name: str, overrides: tuple[tuple[str, Any], ...] | dict = ()) -> tuple[Any, Any]:
+    """(env, params) for `name`, with parameter `overrides` applied (one-line errors)."""
+    overrides = dict(overrides)
+    if is_market(name):
+        return make(name, **overrides)
+    if name in gymnax.registered_envs:
+        env, params = gymnax.make(name)
+        unknown = sorted(k for k in overrides if not hasattr(params, k))
+        if unknown:
+            known = ", ".join(sorted(params.__dataclass_fields__))
+            raise ValueError(f"{unknown[0]}: {name} params have no field of that name; known: {known}")
+        return env, params.replace(**overrides)
+    raise ValueError(f"{name}: unknown environment; known: {', '.join(known_environments())}")
