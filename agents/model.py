@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.model_based.arrivals import HawkesParams, PoissonParams
+from envs.model_based.fills import ExponentialFillParams
+
 
 def _scalar(value, name: str) -> float:
     array = np.asarray(value, dtype=np.float64)
@@ -30,25 +33,25 @@ def field(params, path: str, agent: str) -> float:
 def arrival_rates(params, agent: str) -> tuple[float, float]:
     """(λ⁻, λ⁺): Poisson rates, or a Hawkes process's stationary mean intensity."""
     arrivals = getattr(params, "arrivals", None)
-    rate = getattr(arrivals, "rate", None)
-    if rate is None and getattr(arrivals, "baseline_rate", None) is not None:
+    if isinstance(arrivals, PoissonParams):
+        rate = arrivals.rate
+    elif isinstance(arrivals, HawkesParams):
         branching = (float(arrivals.self_excitation) + float(arrivals.cross_excitation)) / float(
             arrivals.decay
         )
         rate = np.asarray(arrivals.baseline_rate, np.float64) / (1.0 - branching)
-    if rate is None:
+    else:
         raise ValueError(f"{agent}: needs market-order arrival rates (params.arrivals.rate)")
     rate = np.broadcast_to(np.asarray(rate, np.float64), (2,))
     return float(rate[0]), float(rate[1])
 
 
 def fill_kappa(params, agent: str) -> float:
-    """κ of an exponential fill probability e^{-κδ}."""
+    """κ of an exponential fill probability e^{-κδ} (the market's fill model must be one)."""
     fill = getattr(params, "fill", None)
-    kappa = getattr(fill, "kappa", None)
-    if kappa is None or getattr(fill, "exponent", None) is not None:
+    if not isinstance(fill, ExponentialFillParams):
         raise ValueError(f"{agent}: needs an exponential fill model (params.fill.kappa)")
-    return _scalar(kappa, "fill.kappa")
+    return _scalar(fill.kappa, "fill.kappa")
 
 
 def time_grid(params) -> tuple[float, int, float]:

@@ -2,10 +2,13 @@
 
 `envs.make(name, **overrides) -> (env, params)` builds any registered preset: the model-based
 markets (`envs.model_based`) and the LOBSTER replay markets (`envs.replay`); `envs.registered()`
-lists them. Every preset is also registered with gymnax, so `gymnax.make(name)` works too.
+lists them. Every preset is also registered with gymnax, so `gymnax.make(name, **overrides)`
+works too: it returns `make`'s environment, whose `default_params` are the params `make` returned.
 """
 
 from __future__ import annotations
+
+import functools
 
 import gymnax
 
@@ -25,10 +28,14 @@ def make(name: str, **overrides):
     return _model_based.make(name, **overrides)
 
 
+def _make_env(name: str, **overrides):
+    return make(name, **overrides)[0]
+
+
 def _register_with_gymnax() -> None:
     for env_name in registered():
         if env_name not in gymnax.registered_envs:
-            gymnax.register(env_name, lambda _n=env_name, **kw: make(_n, **kw)[0])
+            gymnax.register(env_name, functools.partial(_make_env, env_name))
 
 
 _register_with_gymnax()

@@ -12,6 +12,7 @@ import numpy as np
 from flax import struct
 
 from agents.policy import Stateless
+from envs.model_based.fills import ExponentialFillParams, PowerFillParams
 
 QUOTING_TYPES = ("limit", "touch", "limit_and_market", "touch_and_market")
 
@@ -95,11 +96,11 @@ def make_fixed_spread(
             "fixed_spread: at the touch the spread is the market's; drop half_spread/offset"
         )
     if half_spread is None:
-        kappa = getattr(getattr(params, "fill", None), "kappa", None)
-        if kappa is None:
-            half_spread = float(params.half_spread)
+        fill = getattr(params, "fill", None)
+        if isinstance(fill, ExponentialFillParams | PowerFillParams):  # models with a kappa
+            half_spread = 1.0 / float(fill.kappa)
         else:
-            half_spread = 1.0 / float(kappa)
+            half_spread = float(params.half_spread)
     depths = np.array([half_spread - offset, half_spread + offset], np.float64)
     if kind in ("limit", "limit_and_market"):
         depths = np.clip(depths, float(params.min_depth), float(params.max_depth))

@@ -1,4 +1,6 @@
-"""Market-order arrival models. Index 0 = sell market orders (they hit our bid), 1 = buy orders.
+"""Market-order arrival models (`components.ArrivalModel`).
+
+Index 0 = sell market orders (they hit our bid), 1 = buy orders.
 
 Each model's `step` receives per-side fill probabilities and returns, for this step, the market
 orders that arrived and which of our quotes they filled. In the default Bernoulli mode one uniform
@@ -8,13 +10,16 @@ U < lambda dt * p, so P(fill | arrival) = p exactly, with half the random number
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.components import ArrivalModel
 from envs.model_based.draws import real_dtype
 from envs.model_based.midprice import BIG
 
@@ -29,7 +34,7 @@ class NoArrivalsParams:
     pass
 
 
-class _Stateless:
+class _Stateless(ArrivalModel):
     """Shared pieces of arrival models without state (nothing to observe)."""
 
     def init(self, p) -> NoArrivalsState:
@@ -49,12 +54,13 @@ class _Stateless:
 class NoArrivals(_Stateless):
     """No market-order flow (execution by trading speed alone); draws no random numbers."""
 
-    name: str = "none"
-    num_uniforms: int = 0
-    obs_names: tuple[str, ...] = ()
+    name: ClassVar[str] = "none"
+    num_uniforms: ClassVar[int] = 0
+    obs_names: ClassVar[tuple[str, ...]] = ()
+    params_type: ClassVar[type] = NoArrivalsParams
 
-    def default_params(self) -> NoArrivalsParams:
-        return NoArrivalsParams()
+    def with_exact_counts(self, exact: bool) -> NoArrivals:
+        raise ValueError("exact_counts: this market has no market-order arrivals to count")
 
     def validate(self, p, dt: float) -> None:
         return None
@@ -94,12 +100,13 @@ class PoissonArrivals(_Stateless):
     """
 
     exact_counts: bool = False
-    name: str = "poisson"
-    num_uniforms: int = 2
-    obs_names: tuple[str, ...] = ()
+    name: ClassVar[str] = "poisson"
+    num_uniforms: ClassVar[int] = 2
+    obs_names: ClassVar[tuple[str, ...]] = ()
+    params_type: ClassVar[type] = PoissonParams
 
-    def default_params(self) -> PoissonParams:
-        return PoissonParams()
+    def with_exact_counts(self, exact: bool):
+        return dataclasses.replace(self, exact_counts=bool(exact))
 
     def validate(self, p: PoissonParams, dt: float) -> None:
         check.non_negative(p.rate, "arrivals.rate")
@@ -135,7 +142,7 @@ class HawkesParams:
 
 
 @dataclass(frozen=True)
-class HawkesArrivals:
+class HawkesArrivals(ArrivalModel):
     """Hawkes market orders with exponential kernel (mbt_gym eq. 1, with optional cross-excitation):
     d lambda^i = kappa (lambda_bar - lambda^i) dt + gamma_self dM^i + gamma_cross dM^j.
 
@@ -147,12 +154,13 @@ class HawkesArrivals:
     """
 
     exact_counts: bool = False
-    name: str = "hawkes"
-    num_uniforms: int = 2
-    obs_names: tuple[str, ...] = ("intensity_bid", "intensity_ask")
+    name: ClassVar[str] = "hawkes"
+    num_uniforms: ClassVar[int] = 2
+    obs_names: ClassVar[tuple[str, ...]] = ("intensity_bid", "intensity_ask")
+    params_type: ClassVar[type] = HawkesParams
 
-    def default_params(self) -> HawkesParams:
-        return HawkesParams()
+    def with_exact_counts(self, exact: bool):
+        return dataclasses.replace(self, exact_counts=bool(exact))
 
     def validate(self, p: HawkesParams, dt: float) -> None:
         check.non_negative(p.baseline_rate, "arrivals.baseline_rate")

@@ -1,8 +1,10 @@
 """One gymnax environment that runs any combination of model-based market components.
 
-A market is (mid-price model, arrival model, fill model, price impact, action type, reward); the
-components are frozen dataclasses (static, hashable) and every number lives in `EnvParams`, so
-params can be vmapped for sweeps and domain randomisation.
+A market is (mid-price model, arrival model, fill model, price impact, action type, reward), each
+a frozen dataclass implementing its interface in `components` (static, hashable); every number
+lives in `EnvParams`, so params can be vmapped for sweeps and domain randomisation. The
+environment object is static configuration plus the params `make` returned (`default_params`),
+and compares equal only to one with the same configuration and the same default params.
 
 Order of events within a step of length dt (all at the start-of-step mid S_t):
 1. the agent's market orders (one unit, at S_t -/+ half_spread), within the inventory bounds
@@ -12,7 +14,12 @@ Order of events within a step of length dt (all at the start-of-step mid S_t):
    side where one more fill would pass +-max_inventory is withdrawn for the step;
 4. the mid moves by dS (including the permanent/transient impact of our trading).
 pnl = (cash gained relative to S_t) + Q_{t+1} dS exactly equals the change of X + Q S, computed from
-increments so float32 keeps its accuracy.
+increments so float32 keeps its accuracy. The horizon T is the end of the problem: the last step
+(time = max_steps_in_episode) is terminated (gymnax's time limit also marks it truncated).
+
+`info` of every step: `info[envs.metrics.METRICS]`, a `StepMetrics` record, plus the model's own
+extras "arrivals" (2,) market orders that arrived [sells, buys], "cash" (), "midprice" () after
+the step, and "arrival_prob_clipped" () bool (an intensity times dt above 1 this step).
 """
 
 from __future__ import annotations
@@ -25,13 +32,22 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from envs.model_based.actions import ActionType
+from envs.metrics import METRICS, step_metrics
+from envs.model_based.actions import LimitQuotes
 from envs.model_based.arrivals import NoArrivals
+from envs.model_based.components import (
+    ActionType,
+    ArrivalModel,
+    FillModel,
+    MidPriceModel,
+    PriceImpact,
+    Reward,
+)
 from envs.model_based.draws import draw, real_dtype
-from envs.model_based.impact import ImpactParams, ImpactState, PriceImpact
-from envs.model_based.rewards import Reward, RewardParams
-
-BIG = 1e18
+from envs.model_based.fingerprint import fingerprint
+from envs.model_based.impact import ImpactParams, ImpactState, no_impact_state
+from envs.model_based.midprice import BIG
+from envs.model_based.rewards import RewardParams, RunningInventoryPenalty
 
 
 @struct.dataclass
@@ -69,31 +85,51 @@ class EnvState:
     impact: ImpactState
 
 
+def _require_component(name: str, value: Any, interface: type) -> None:
+    if not isinstance(value, interface):
+        raise ValueError(f"{name}: {value!r} does not implement {interface.__name__}")
+
+
 @dataclass(frozen=True)
 class MarketConfig:
-    """The static, shape-defining choice of components."""
+    """The static, shape-defining choice of components (checked to fit together)."""
 
-    midprice: Any
-    arrivals: Any = field(default_factory=NoArrivals)
-    fill: Any = None
+    midprice: MidPriceModel
+    arrivals: ArrivalModel = field(default_factory=NoArrivals)
+    fill: FillModel | None = None
     impact: PriceImpact | None = None
-    action: ActionType = field(default_factory=ActionType)
-    reward: Reward = field(default_factory=Reward)
+    action: ActionType = field(default_factory=LimitQuotes)
+    reward: Reward = field(default_factory=RunningInventoryPenalty)
     normalize_obs: bool = False
+
+    def __post_init__(self):
+        _require_component("midprice", self.midprice, MidPriceModel)
+        _require_component("arrivals", self.arrivals, ArrivalModel)
+        _require_component("action", self.action, ActionType)
+        _require_component("reward", self.reward, Reward)
+        if self.fill is not None:
+            _require_component("fill", self.fill, FillModel)
+        if self.impact is not None:
+            _require_component("impact", self.impact, PriceImpact)
+        if self.action.needs_fill and self.fill is None:
+            raise ValueError(f"fill: action type {self.action.name!r} needs a fill model")
+        if self.action.needs_impact and self.impact is None:
+            raise ValueError(f"impact: action type {self.action.name!r} needs a price impact model")
 
 
 class ModelBasedMarket(environment.Environment):
-    """gymnax environment for a model-based market; see the module docstring for the dynamics."""
+    """gymnax environment for a model-based market; see the module docstring for the dynamics.
+
+    Implements `envs.interfaces.Market` and `envs.interfaces.BatchStepper`."""
 
     def __init__(self, config: MarketConfig, default_params: EnvParams, name: str | None = None):
         super().__init__()
-        if config.action.kind in ("limit", "limit_and_market") and config.fill is None:
-            raise ValueError(f"fill: action type {config.action.kind!r} needs a fill model")
-        if config.action.kind == "trading_speed" and config.impact is None:
-            raise ValueError("impact: action type 'trading_speed' needs a price impact model")
         self.config = config
         self._default_params = default_params
         self._name = name
+        # Identity (gymnax's jit cache key): configuration *and* default params.
+        self._identity = (name, config, fingerprint(default_params))
+        self._hash = hash(self._identity)
         names = [
             "cash",
             "inventory",
@@ -104,15 +140,14 @@ class ModelBasedMarket(environment.Environment):
         self.obs_index: dict[str, int] = {n: i for i, n in enumerate(names)}
         self.obs_size = len(names)
 
-    # -- identity: environments with the same preset and components share compiled code
-    def _key(self):
-        return (self._name, self.config) if self._name is not None else (id(self),)
-
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, ModelBasedMarket) and self._key() == other._key()
+        return isinstance(other, ModelBasedMarket) and self._identity == other._identity
+
+    def __repr__(self) -> str:
+        return f"ModelBasedMarket({self.name!r}, params {self._identity[2][:12]})"
 
     @property
     def name(self) -> str:
@@ -120,7 +155,13 @@ class ModelBasedMarket(environment.Environment):
 
     @property
     def action_type(self) -> str:
-        return self.config.action.kind
+        """The action type's short name ("limit", "touch", ..., "trading_speed")."""
+        return self.config.action.name
+
+    @property
+    def penalised(self) -> bool:
+        """Whether the reward charges running / terminal inventory penalties."""
+        return self.config.reward.penalised
 
     @property
     def default_params(self) -> EnvParams:
@@ -134,7 +175,7 @@ class ModelBasedMarket(environment.Environment):
         inventory = jnp.clip(
             params.initial_inventory + offset, -params.max_inventory, params.max_inventory
         )
-        impact = c.impact.init(params.impact) if c.impact else ImpactState(jnp.zeros(()))
+        impact = c.impact.init(params.impact) if c.impact is not None else no_impact_state()
         state = EnvState(
             cash=jnp.asarray(params.initial_cash, real_dtype()),
             inventory=jnp.asarray(inventory, real_dtype()),
@@ -152,17 +193,31 @@ class ModelBasedMarket(environment.Environment):
         return self.config.arrivals.num_uniforms, self.config.midprice.num_normals
 
     def step_env(self, key, state: EnvState, action, params: EnvParams):
-        if getattr(self.config.arrivals, "exact_counts", False):
+        if self.config.arrivals.exact_counts:
             key, count_key = jax.random.split(key)
         else:
-            count_key = key
+            count_key = key  # unused
         uniforms, normals = draw(key, *self.num_random)
         return self.transition(state, action, params, uniforms, normals, count_key)
 
+    def batch_step_env(self, key, state: EnvState, action, params: EnvParams):
+        """`step_env` for a batch of environments (leading axis of `state` and `action`) from one
+        key: every random number of the batch in one generator call, then a vmapped `transition`
+        (a third of the hashing of one key per environment). Same distribution as vmapping
+        `step_env` over split keys; results for a key depend on the batch size."""
+        n = state.time.shape[0]
+        exact = self.config.arrivals.exact_counts
+        count_keys = None
+        if exact:
+            key, count_key = jax.random.split(key)
+            count_keys = jax.random.split(count_key, n)
+        uniforms, normals = draw(key, *self.num_random, (n,))
+        transition = jax.vmap(self.transition, in_axes=(0, 0, None, 1, 1, 0 if exact else None))
+        return transition(state, action, params, uniforms, normals, count_keys)
+
     def transition(self, state: EnvState, action, params: EnvParams, uniforms, normals, count_key):
         """The step given its random numbers (`num_random` of them); `count_key` is used only by
-        arrival models with exact Poisson counts. Batched rollouts draw the numbers of a whole batch
-        in one call and vmap this."""
+        arrival models with exact Poisson counts."""
         c = self.config
         dt = params.terminal_time / params.max_steps_in_episode
         max_q = params.max_inventory
@@ -197,12 +252,7 @@ class ModelBasedMarket(environment.Environment):
         # 3. other traders' market orders fill our live quotes
         can_fill = jnp.stack([(q + 1.0 <= upper) & may_buy, (q - 1.0 >= lower) & may_sell])
         quoted = orders.quoted & can_fill
-        if c.action.kind in ("touch", "touch_and_market"):
-            fill_prob = quoted.astype(real_dtype())
-        elif c.fill is not None:
-            fill_prob = c.fill.probability(params.fill, orders.depths) * quoted
-        else:
-            fill_prob = jnp.zeros((2,), real_dtype())
+        fill_prob = c.action.fill_probability(c.fill, params.fill, orders, quoted)
         arrivals_state, arrivals, fills, clipped = c.arrivals.step(
             count_key, state.arrivals, params.arrivals, dt, uniforms, fill_prob
         )
@@ -231,25 +281,27 @@ class ModelBasedMarket(environment.Environment):
             impact=impact_state,
         )
         both = quoted[0] & quoted[1]
-        info = {
-            "pnl": pnl,
-            "inventory_penalty": running,
-            "terminal_penalty": terminal,
-            "fills": fills,
-            "arrivals": arrivals,
-            "market_orders": jnp.stack([buy, sell])
+        metrics = step_metrics(
+            pnl,
+            fills,
+            q,
+            inventory_penalty=running,
+            terminal_penalty=terminal,
+            market_orders=jnp.stack([buy, sell])
             + jnp.stack([jnp.maximum(-sold_by_speed, 0.0), jnp.maximum(sold_by_speed, 0.0)]),
-            "quoted": quoted,
-            "both_quoted": both,
-            "spread": jnp.where(both, orders.depths[0] + orders.depths[1], 0.0),
+            quoted=quoted,
+            spread=jnp.where(both, orders.depths[0] + orders.depths[1], 0.0),
+            invalid_action=invalid,
+        )
+        info = {
+            METRICS: metrics,
+            "arrivals": arrivals,
             "cash": cash,
-            "inventory": q,
             "midprice": midprice_state.price,
-            "invalid_action": invalid,
             "arrival_prob_clipped": clipped,
         }
         obs = self.get_obs(new_state, params)
-        return obs, new_state, reward, jnp.zeros((), bool), info
+        return obs, new_state, reward, is_last, info
 
     # -- observation
     def raw_observation(self, state: EnvState, params: EnvParams) -> jax.Array:
@@ -289,7 +341,8 @@ class ModelBasedMarket(environment.Environment):
         return obs * scale + centre
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
-        return jnp.zeros((), bool)
+        """The horizon T ends the problem (the terminal payoff is paid on that step)."""
+        return state.time >= params.max_steps_in_episode
 
     # -- spaces
     def action_space(self, params: EnvParams | None = None) -> spaces.Space:

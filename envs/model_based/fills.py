@@ -5,11 +5,16 @@ the upper bound of depth actions (mbt_gym §2.3). A negative depth (a quote thro
 probability 1, except for the exponential model, whose e^{-kappa delta} > 1 there multiplies the
 arrival probability as in Avellaneda–Stoikov's simulation (per-step fill probability
 min(lambda dt e^{-kappa delta}, 1)).
+
+A model is its class: `ExponentialFill` (params `ExponentialFillParams`: kappa), `TriangularFill`
+(`TriangularFillParams`: max_fill_depth), `PowerFill` (`PowerFillParams`: kappa, exponent). Test
+`isinstance(env.config.fill, ExponentialFill)` or `isinstance(params.fill, ExponentialFillParams)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +22,7 @@ import numpy as np
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.components import FillModel
 
 MIN_FILL_PROBABILITY = 0.01
 
@@ -27,13 +33,11 @@ class ExponentialFillParams:
 
 
 @dataclass(frozen=True)
-class ExponentialFill:
+class ExponentialFill(FillModel):
     """P = exp(-kappa delta) (above 1 for delta < 0; see the module docstring)."""
 
-    name: str = "exponential"
-
-    def default_params(self) -> ExponentialFillParams:
-        return ExponentialFillParams()
+    name: ClassVar[str] = "exponential"
+    params_type: ClassVar[type] = ExponentialFillParams
 
     def validate(self, p) -> None:
         check.positive(p.kappa, "fill.kappa")
@@ -51,13 +55,11 @@ class TriangularFillParams:
 
 
 @dataclass(frozen=True)
-class TriangularFill:
+class TriangularFill(FillModel):
     """P = 1 - delta / delta_max on [0, delta_max], 0 beyond."""
 
-    name: str = "triangular"
-
-    def default_params(self) -> TriangularFillParams:
-        return TriangularFillParams()
+    name: ClassVar[str] = "triangular"
+    params_type: ClassVar[type] = TriangularFillParams
 
     def validate(self, p) -> None:
         check.positive(p.max_fill_depth, "fill.max_fill_depth")
@@ -76,13 +78,11 @@ class PowerFillParams:
 
 
 @dataclass(frozen=True)
-class PowerFill:
+class PowerFill(FillModel):
     """P = 1 / (1 + (kappa delta)^a) (mbt_gym eq. 8, CJR 2014)."""
 
-    name: str = "power"
-
-    def default_params(self) -> PowerFillParams:
-        return PowerFillParams()
+    name: ClassVar[str] = "power"
+    params_type: ClassVar[type] = PowerFillParams
 
     def validate(self, p) -> None:
         check.positive(p.kappa, "fill.kappa")

@@ -1,20 +1,26 @@
 """Price impact of trading at speed nu (selling speed; dQ = -nu dt, negative nu buys).
 
 Each model gives, for a step, the execution price's shift from the mid (per unit; negative for a
-seller means a worse price), the permanent drift it adds to the mid, and its own state update.
+seller means a worse price), the impact it adds to the mid, and its own state update:
+- `TemporaryImpact`: execution price S - k sign(nu) |nu|^beta; the mid is untouched;
+- `TemporaryPermanentImpact`: plus a linear permanent drift dS += -b nu dt;
+- `TransientImpact`: plus a transient displacement I (dI = -c nu dt, decaying as e^{-rho dt})
+  added to the mid, so the agent marks and trades at S + I (Obizhaeva–Wang style).
+All share `ImpactParams`; a model checks at `make` that the parts it lacks are 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.components import PriceImpact
 from envs.model_based.draws import real_dtype
-from envs.model_based.midprice import BIG
 
 
 @struct.dataclass
@@ -31,61 +37,97 @@ class ImpactParams:
     transient_decay: float = 0.0  # rho: I decays as e^{-rho dt}
 
 
-@dataclass(frozen=True)
-class PriceImpact:
-    """Temporary power impact, plus optional linear permanent and transient (decaying) impact.
+def no_impact_state() -> ImpactState:
+    """The impact state of a market without a price impact model (kept for a fixed state tree)."""
+    return ImpactState(transient=jnp.zeros((), real_dtype()))
 
-    `kind` is "temporary", "temporary_permanent" or "transient"; the kind fixes which parameters may
-    be non-zero (checked at `make`). With a transient part the displacement I is added to the mid,
-    so the agent marks and trades at S + I; it decays at rate rho (Obizhaeva–Wang style).
-    """
 
-    kind: str = "temporary_permanent"
-    name: str = "impact"
-    obs_names: tuple[str, ...] = ()
+def _check_signs(p: ImpactParams) -> None:
+    check.non_negative(p.temporary, "impact.temporary")
+    check.positive(p.temporary_exponent, "impact.temporary_exponent")
+    check.non_negative(p.permanent, "impact.permanent")
+    check.non_negative(p.transient, "impact.transient")
+    check.non_negative(p.transient_decay, "impact.transient_decay")
 
-    def default_params(self) -> ImpactParams:
-        return ImpactParams()
 
-    def validate(self, p: ImpactParams) -> None:
-        check.require(
-            self.kind in ("temporary", "temporary_permanent", "transient"),
-            "impact.kind",
-            f"unknown kind {self.kind!r}",
-        )
-        check.non_negative(p.temporary, "impact.temporary")
-        check.positive(p.temporary_exponent, "impact.temporary_exponent")
-        check.non_negative(p.permanent, "impact.permanent")
-        check.non_negative(p.transient, "impact.transient")
-        check.non_negative(p.transient_decay, "impact.transient_decay")
-        if self.kind == "temporary":
-            check.require(
-                float(p.permanent) == 0.0, "impact.permanent", "must be 0 for kind 'temporary'"
-            )
-        if self.kind != "transient":
-            check.require(float(p.transient) == 0.0, "impact.transient", "needs kind 'transient'")
+def _require_zero(value, field: str, model: str) -> None:
+    check.require(float(value) == 0.0, field, f"must be 0 for {model}")
+
+
+def _temporary_shift(p: ImpactParams, speed) -> jax.Array:
+    return -p.temporary * jnp.sign(speed) * jnp.abs(speed) ** p.temporary_exponent
+
+
+def _permanent_increment(p: ImpactParams, dt, speed) -> jax.Array:
+    return -p.permanent * speed * dt
+
+
+class _Impact(PriceImpact):
+    params_type: ClassVar[type] = ImpactParams
 
     def init(self, p) -> ImpactState:
-        return ImpactState(transient=jnp.zeros((), real_dtype()))
+        return no_impact_state()
+
+
+@dataclass(frozen=True)
+class TemporaryImpact(_Impact):
+    """Temporary power impact only."""
+
+    name: ClassVar[str] = "temporary"
+
+    def validate(self, p: ImpactParams) -> None:
+        _check_signs(p)
+        _require_zero(p.permanent, "impact.permanent", "TemporaryImpact")
+        _require_zero(p.transient, "impact.transient", "TemporaryImpact")
 
     def step(self, state: ImpactState, p: ImpactParams, dt, speed):
-        """Return (new state, execution price shift per unit, mid increment from impact)."""
-        temporary = p.temporary * jnp.sign(speed) * jnp.abs(speed) ** p.temporary_exponent
-        price_shift = -temporary
-        permanent = -p.permanent * speed * dt
-        if self.kind == "transient":
-            new_transient = (
-                state.transient * jnp.exp(-p.transient_decay * dt) - p.transient * speed * dt
-            )
-            mid_increment = permanent + (new_transient - state.transient)
-            return ImpactState(transient=new_transient), price_shift, mid_increment
-        return state, price_shift, permanent
-
-    def observe(self, state) -> jax.Array:
-        return jnp.zeros((0,), real_dtype())
-
-    def obs_bounds(self, p):
-        return jnp.zeros((0,)), jnp.zeros((0,))
+        shift = _temporary_shift(p, speed)
+        return state, shift, jnp.zeros_like(shift)
 
 
-__all__ = ["BIG", "ImpactParams", "ImpactState", "PriceImpact"]
+@dataclass(frozen=True)
+class TemporaryPermanentImpact(_Impact):
+    """Temporary power impact plus linear permanent impact (CJP §6.5)."""
+
+    name: ClassVar[str] = "temporary_permanent"
+
+    def validate(self, p: ImpactParams) -> None:
+        _check_signs(p)
+        _require_zero(p.transient, "impact.transient", "TemporaryPermanentImpact")
+
+    def step(self, state: ImpactState, p: ImpactParams, dt, speed):
+        return state, _temporary_shift(p, speed), _permanent_increment(p, dt, speed)
+
+
+@dataclass(frozen=True)
+class TransientImpact(_Impact):
+    """Temporary, permanent and a transient displacement of the mid that decays at rate rho."""
+
+    name: ClassVar[str] = "transient"
+
+    def validate(self, p: ImpactParams) -> None:
+        _check_signs(p)
+
+    def step(self, state: ImpactState, p: ImpactParams, dt, speed):
+        decayed = state.transient * jnp.exp(-p.transient_decay * dt)
+        transient = decayed - p.transient * speed * dt
+        mid_increment = _permanent_increment(p, dt, speed) + (transient - state.transient)
+        return ImpactState(transient=transient), _temporary_shift(p, speed), mid_increment
+
+
+IMPACT_MODELS: tuple[type[PriceImpact], ...] = (
+    TemporaryImpact,
+    TemporaryPermanentImpact,
+    TransientImpact,
+)
+
+__all__ = [
+    "IMPACT_MODELS",
+    "ImpactParams",
+    "ImpactState",
+    "PriceImpact",
+    "TemporaryImpact",
+    "TemporaryPermanentImpact",
+    "TransientImpact",
+    "no_impact_state",
+]

@@ -1,4 +1,4 @@
-"""Mid-price models: each a frozen dataclass with pure `init`/`step` over its own state.
+"""Mid-price models (`components.MidPriceModel`): frozen dataclasses with pure `init`/`step`.
 
 `step` returns the new state and the price *increment* dS, so rewards can be computed from
 increments (inventory x dS) rather than from differences of large float32 totals.
@@ -9,12 +9,14 @@ ask)] this step; `impact_drift` is the permanent price impact of the agent's own
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from envs.model_based import validation as check
+from envs.model_based.components import MidPriceModel
 from envs.model_based.draws import real_dtype
 
 BIG = 1e18
@@ -47,10 +49,10 @@ class PriceAlphaState:
     factor: jax.Array
 
 
-class _OnePrice:
+class _OnePrice(MidPriceModel):
     """Shared pieces of the models whose whole state is the price."""
 
-    price_floor = -BIG  # lower bound of the price in the observation space
+    price_floor: ClassVar[float] = -BIG  # lower bound of the price in the observation space
 
     def init(self, p) -> PriceState:
         return PriceState(price=jnp.asarray(p.initial_price, real_dtype()))
@@ -76,12 +78,10 @@ class BrownianParams:
 class BrownianMotion(_OnePrice):
     """Arithmetic Brownian motion S_t = S_0 + mu t + sigma W_t (mbt_gym eq. 2), exact steps."""
 
-    name: str = "brownian"
-    num_normals: int = 1
-    obs_names: tuple[str, ...] = ("midprice",)
-
-    def default_params(self) -> BrownianParams:
-        return BrownianParams()
+    name: ClassVar[str] = "brownian"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = BrownianParams
 
     def validate(self, p: BrownianParams) -> None:
         check.finite(p.initial_price, "midprice.initial_price")
@@ -111,12 +111,10 @@ class BrownianMotionJump(_OnePrice):
     `jump_size` is [xi^-, xi^+]: a sell market order moves the mid down by xi^-, a buy one up by xi^+.
     """
 
-    name: str = "brownian_jump"
-    num_normals: int = 1
-    obs_names: tuple[str, ...] = ("midprice",)
-
-    def default_params(self) -> JumpParams:
-        return JumpParams()
+    name: ClassVar[str] = "brownian_jump"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = JumpParams
 
     def validate(self, p: JumpParams) -> None:
         check.finite(p.initial_price, "midprice.initial_price")
@@ -144,13 +142,11 @@ class GeometricParams:
 class GeometricBrownianMotion(_OnePrice):
     """dS = mu S dt + sigma S dW (mbt_gym eq. 3), stepped exactly: S' = S exp((mu - sigma^2/2)dt + sigma dW)."""
 
-    name: str = "geometric"
-    num_normals: int = 1
-    obs_names: tuple[str, ...] = ("midprice",)
-    price_floor = 0.0
-
-    def default_params(self) -> GeometricParams:
-        return GeometricParams()
+    name: ClassVar[str] = "geometric"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = GeometricParams
+    price_floor: ClassVar[float] = 0.0
 
     def validate(self, p: GeometricParams) -> None:
         check.positive(p.initial_price, "midprice.initial_price")
@@ -185,12 +181,10 @@ class OrnsteinUhlenbeck(_OnePrice):
     (mbt_gym applies the mean reversion without the dt factor; here the reversion rate is per unit time.)
     """
 
-    name: str = "ou"
-    num_normals: int = 1
-    obs_names: tuple[str, ...] = ("midprice",)
-
-    def default_params(self) -> OUParams:
-        return OUParams()
+    name: ClassVar[str] = "ou"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = OUParams
 
     def validate(self, p: OUParams) -> None:
         check.finite(p.initial_price, "midprice.initial_price")
@@ -222,7 +216,7 @@ class OUDriftParams:
 
 
 @dataclass(frozen=True)
-class OUDrift:
+class OUDrift(MidPriceModel):
     """dS = alpha dt + sigma dW^S with alpha an OU process (eqs. 5-6); with `jumps`, eq. 7 (CJR 2014):
     d alpha = kappa (alpha_bar - alpha) dt + sigma_alpha dW^alpha - xi^- dM^- + xi^+ dM^+.
 
@@ -231,12 +225,10 @@ class OUDrift:
     """
 
     jumps: bool = False
-    name: str = "ou_drift"
-    num_normals: int = 2
-    obs_names: tuple[str, ...] = ("midprice", "alpha")
-
-    def default_params(self) -> OUDriftParams:
-        return OUDriftParams()
+    name: ClassVar[str] = "ou_drift"
+    num_normals: ClassVar[int] = 2
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice", "alpha")
+    params_type: ClassVar[type] = OUDriftParams
 
     def validate(self, p: OUDriftParams) -> None:
         check.finite(p.initial_price, "midprice.initial_price")
@@ -296,19 +288,17 @@ class HestonParams:
 
 
 @dataclass(frozen=True)
-class Heston:
+class Heston(MidPriceModel):
     """dS = mu S dt + sqrt(v) S dW^1, dv = kappa (theta - v) dt + xi sqrt(v) dW^2, corr rho.
 
     Log-Euler for S and full-truncation Euler for v (v+ = max(v, 0) in drift and diffusion), so the
     price stays positive; every operation is elementwise, so batches of paths never interact.
     """
 
-    name: str = "heston"
-    num_normals: int = 2
-    obs_names: tuple[str, ...] = ("midprice", "variance")
-
-    def default_params(self) -> HestonParams:
-        return HestonParams()
+    name: ClassVar[str] = "heston"
+    num_normals: ClassVar[int] = 2
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice", "variance")
+    params_type: ClassVar[type] = HestonParams
 
     def validate(self, p: HestonParams) -> None:
         check.positive(p.initial_price, "midprice.initial_price")
@@ -365,13 +355,11 @@ class CEVParams:
 class CEV(_OnePrice):
     """Constant elasticity of variance: dS = mu S dt + sigma S^beta dW, Euler, absorbed at 0."""
 
-    name: str = "cev"
-    num_normals: int = 1
-    obs_names: tuple[str, ...] = ("midprice",)
-    price_floor = 0.0
-
-    def default_params(self) -> CEVParams:
-        return CEVParams()
+    name: ClassVar[str] = "cev"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = CEVParams
+    price_floor: ClassVar[float] = 0.0
 
     def validate(self, p: CEVParams) -> None:
         check.positive(p.initial_price, "midprice.initial_price")

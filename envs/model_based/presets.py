@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from envs.model_based.actions import ActionType
+from envs.model_based.actions import (
+    LimitAndMarketOrders,
+    LimitQuotes,
+    TouchQuotes,
+    TradingSpeed,
+)
 from envs.model_based.arrivals import (
     HawkesArrivals,
     HawkesParams,
@@ -19,10 +24,11 @@ from envs.model_based.arrivals import (
     PoissonArrivals,
     PoissonParams,
 )
+from envs.model_based.components import ActionType, Reward
 from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, MarketConfig
 from envs.model_based.fills import ExponentialFill, ExponentialFillParams
-from envs.model_based.impact import ImpactParams, PriceImpact
+from envs.model_based.impact import ImpactParams, TemporaryPermanentImpact
 from envs.model_based.midprice import (
     BrownianMotion,
     BrownianMotionJump,
@@ -31,7 +37,12 @@ from envs.model_based.midprice import (
     OUDrift,
     OUDriftParams,
 )
-from envs.model_based.rewards import Reward, RewardParams
+from envs.model_based.rewards import (
+    CJExecution,
+    ExponentialUtility,
+    RewardParams,
+    RunningInventoryPenalty,
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,8 @@ def avellaneda_stoikov(hawkes: bool = False) -> Preset:
         midprice=BrownianMotion(),
         arrivals=arrivals,
         fill=ExponentialFill(),
-        action=ActionType("limit"),
-        reward=Reward("exponential_utility"),
+        action=LimitQuotes(),
+        reward=ExponentialUtility(),
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=2.0),
@@ -87,17 +98,21 @@ def avellaneda_stoikov(hawkes: bool = False) -> Preset:
     return Preset(config, params, derive_max_depth=False, description=avellaneda_stoikov.__doc__)
 
 
-def cartea_jaimungal_mm(action: str = "limit") -> Preset:
+LIMIT_QUOTES = LimitQuotes()  # the default action of the market-making presets
+INVENTORY_PENALTY = RunningInventoryPenalty()  # their default reward
+
+
+def cartea_jaimungal_mm(action: ActionType = LIMIT_QUOTES) -> Preset:
     """CJP (2015) §10.2: limit orders, running inventory penalty, Brownian mid, Poisson flow.
     T=1, 300 steps, lambda=30 per side, kappa=100, sigma=0.01, S0=100, phi=2e-4, alpha=1e-4,
-    inventory in [-3, 3]. `action="touch"` gives §10.2.2 (quotes at the touch, half-spread 0.005:
+    inventory in [-3, 3]. `action=TouchQuotes()` gives §10.2.2 (quotes at the touch, half-spread 0.005:
     illustrative, a one-cent spread)."""
     config = MarketConfig(
         midprice=BrownianMotion(),
         arrivals=PoissonArrivals(),
-        fill=ExponentialFill() if action == "limit" else None,
-        action=ActionType(action),
-        reward=Reward("running_inventory_penalty"),
+        fill=ExponentialFill() if action.needs_fill else None,
+        action=action,
+        reward=RunningInventoryPenalty(),
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -112,7 +127,11 @@ def cartea_jaimungal_mm(action: str = "limit") -> Preset:
     return Preset(config, params, description=cartea_jaimungal_mm.__doc__)
 
 
-def cjr14(action: str = "limit", reward: str = "running_inventory_penalty") -> Preset:
+def cjr14(
+    action: ActionType = LIMIT_QUOTES,
+    reward: Reward = INVENTORY_PENALTY,
+    gamma: float = 0.0,
+) -> Preset:
     """Cartea, Jaimungal & Ricci (2014): Hawkes market orders and a short-term alpha that jumps with
     them (mbt_gym eq. 7). Numbers are illustrative, on the scale of `cartea_jaimungal_mm`: baseline
     20/side, decay 60, self-excitation 30 (stationary intensity 40), alpha pure-jump (sigma_alpha=0)
@@ -120,9 +139,9 @@ def cjr14(action: str = "limit", reward: str = "running_inventory_penalty") -> P
     config = MarketConfig(
         midprice=OUDrift(jumps=True),
         arrivals=HawkesArrivals(),
-        fill=ExponentialFill() if action == "limit" else None,
-        action=ActionType(action),
-        reward=Reward(reward),
+        fill=ExponentialFill() if action.needs_fill else None,
+        action=action,
+        reward=reward,
     )
     params = EnvParams(
         midprice=OUDriftParams(
@@ -142,9 +161,7 @@ def cjr14(action: str = "limit", reward: str = "running_inventory_penalty") -> P
             cross_excitation=0.0,
         ),
         fill=ExponentialFillParams(kappa=100.0),
-        reward=RewardParams(
-            phi=2e-4, alpha=1e-4, gamma=1.0 if reward == "exponential_utility" else 0.0
-        ),
+        reward=RewardParams(phi=2e-4, alpha=1e-4, gamma=gamma),
         terminal_time=1.0,
         max_steps_in_episode=300,
         max_inventory=3.0,
@@ -161,8 +178,8 @@ def glft_jump() -> Preset:
         midprice=BrownianMotionJump(),
         arrivals=PoissonArrivals(),
         fill=ExponentialFill(),
-        action=ActionType("limit"),
-        reward=Reward("exponential_utility"),
+        action=LimitQuotes(),
+        reward=ExponentialUtility(),
     )
     params = EnvParams(
         midprice=JumpParams(initial_price=100.0, sigma=0.3, jump_size=_pair(0.1)),
@@ -185,8 +202,8 @@ def cj_execution_lo_mo() -> Preset:
         midprice=BrownianMotion(),
         arrivals=PoissonArrivals(),
         fill=ExponentialFill(),
-        action=ActionType("limit_and_market"),
-        reward=Reward("cj_execution"),
+        action=LimitAndMarketOrders(),
+        reward=CJExecution(),
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -210,9 +227,9 @@ def cj_execution_speed() -> Preset:
         midprice=BrownianMotion(),
         arrivals=NoArrivals(),
         fill=None,
-        impact=PriceImpact("temporary_permanent"),
-        action=ActionType("trading_speed"),
-        reward=Reward("cj_execution"),
+        impact=TemporaryPermanentImpact(),
+        action=TradingSpeed(),
+        reward=CJExecution(),
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -233,14 +250,14 @@ PRESETS: dict[str, Callable[[], Preset]] = {
     # mbt_gym Table 1
     "avellaneda_stoikov": avellaneda_stoikov,
     "cartea_jaimungal_mm": cartea_jaimungal_mm,
-    "cartea_jaimungal_touch": lambda: cartea_jaimungal_mm(action="touch"),
+    "cartea_jaimungal_touch": lambda: cartea_jaimungal_mm(action=TouchQuotes()),
     "cjr14": cjr14,
     "glft_jump": glft_jump,
     "cj_execution_lo_mo": cj_execution_lo_mo,
     # mbt_gym Table 2 (hybrids)
     "avellaneda_stoikov_hawkes": lambda: avellaneda_stoikov(hawkes=True),
-    "cjr14_touch": lambda: cjr14(action="touch"),
-    "cjr14_utility": lambda: cjr14(reward="exponential_utility"),
+    "cjr14_touch": lambda: cjr14(action=TouchQuotes()),
+    "cjr14_utility": lambda: cjr14(reward=ExponentialUtility(), gamma=1.0),
     # CJP 2015 §6.5 (mbt_gym roadmap: trading-speed actions)
     "cj_execution_speed": cj_execution_speed,
 }

@@ -18,8 +18,8 @@ import numpy as np
 
 from envs.model_based import validation as check
 from envs.model_based.draws import real_dtype
-from envs.model_based.environment import EnvParams, ModelBasedMarket
-from envs.model_based.presets import PRESETS
+from envs.model_based.environment import EnvParams, MarketConfig, ModelBasedMarket
+from envs.model_based.presets import PRESETS, Preset
 
 COMPONENTS = ("midprice", "arrivals", "fill", "impact", "reward")
 STATIC_OPTIONS = ("normalize_obs", "exact_counts")
@@ -126,20 +126,32 @@ def validate(env: ModelBasedMarket, params: EnvParams) -> None:
 
 
 def make(name: str, **overrides: Any) -> tuple[ModelBasedMarket, EnvParams]:
-    """Build preset `name` with `overrides` applied; return `(env, params)`."""
+    """Build preset `name` with `overrides` applied; return `(env, params)`.
+
+    The environment is built last, from the final params, so `env.default_params` is `params`."""
     if name not in PRESETS:
         raise ValueError(f"{name}: unknown environment; registered: {', '.join(registered())}")
     preset = PRESETS[name]()
-    config = preset.config
+    overrides = dict(overrides)
+    config = _with_static_options(preset.config, overrides)
+    params = _with_overrides(preset, config, overrides, name)
+    env = ModelBasedMarket(config, params, name=name)
+    validate(env, params)
+    return env, params
+
+
+def _with_static_options(config: MarketConfig, overrides: dict[str, Any]) -> MarketConfig:
+    """`config` with the static options in `overrides` applied (and removed from it)."""
     if "normalize_obs" in overrides:
         config = dataclasses.replace(config, normalize_obs=bool(overrides.pop("normalize_obs")))
     if "exact_counts" in overrides:
-        exact = bool(overrides.pop("exact_counts"))
-        if not hasattr(config.arrivals, "exact_counts"):
-            raise ValueError(f"exact_counts: {name!r} has no market-order arrivals")
-        arrivals = dataclasses.replace(config.arrivals, exact_counts=exact)
+        arrivals = config.arrivals.with_exact_counts(bool(overrides.pop("exact_counts")))
         config = dataclasses.replace(config, arrivals=arrivals)
-    env = ModelBasedMarket(config, preset.params, name=name)
+    return config
+
+
+def _with_overrides(preset: Preset, config: MarketConfig, overrides, name: str) -> EnvParams:
+    """The preset's params with field `overrides` applied and `max_depth` derived unless given."""
     params = preset.params
     paths = field_paths(params)
     touched = set()
@@ -149,8 +161,7 @@ def make(name: str, **overrides: Any) -> tuple[ModelBasedMarket, EnvParams]:
         params = _replace(params, path, _coerce(".".join(path), value, _get(params, path)))
     if preset.derive_max_depth and ("max_depth",) not in touched and config.fill is not None:
         params = params.replace(max_depth=config.fill.max_depth(params.fill))
-    validate(env, params)
-    return env, params
+    return params
 
 
 def _get(params: EnvParams, path: tuple[str, ...]) -> Any:

@@ -3,13 +3,20 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import envs
-from envs.model_based.impact import ImpactParams, PriceImpact
+from envs.model_based.impact import (
+    ImpactParams,
+    PriceImpact,
+    TemporaryImpact,
+    TemporaryPermanentImpact,
+    TransientImpact,
+)
 
 
 def test_temporary_power_and_permanent_impact():
-    model = PriceImpact("temporary_permanent")
+    model = TemporaryPermanentImpact()
     p = ImpactParams(temporary=0.02, temporary_exponent=0.5, permanent=0.003)
     state = model.init(p)
     dt, speed = 0.01, 4.0
@@ -21,7 +28,7 @@ def test_temporary_power_and_permanent_impact():
 
 
 def test_transient_impact_decays_exponentially():
-    model = PriceImpact("transient")
+    model = TransientImpact()
     p = ImpactParams(transient=0.5, transient_decay=3.0)
     dt = 0.01
     state, _, first = model.step(model.init(p), p, dt, jnp.float32(10.0))  # sell 0.1 units at once
@@ -30,6 +37,21 @@ def test_transient_impact_decays_exponentially():
     for _ in range(50):
         state, _, _ = model.step(state, p, dt, jnp.float32(0.0))
     np.testing.assert_allclose(float(state.transient), displacement * np.exp(-3.0 * 0.5), rtol=1e-5)
+
+
+def test_each_impact_model_refuses_the_parts_it_lacks():
+    with pytest.raises(TypeError):
+        PriceImpact(kind="bogus")  # the interface is abstract: no kind strings
+    with pytest.raises(ValueError, match=r"impact\.permanent"):
+        TemporaryImpact().validate(ImpactParams(temporary=0.01, permanent=0.001))
+    with pytest.raises(ValueError, match=r"impact\.transient"):
+        TemporaryPermanentImpact().validate(ImpactParams(permanent=0.001, transient=0.1))
+    TransientImpact().validate(ImpactParams(permanent=0.001, transient=0.1, transient_decay=1.0))
+    # Temporary impact moves the execution price, never the mid.
+    p = ImpactParams(temporary=0.02)
+    state, shift, mid_increment = TemporaryImpact().step(TemporaryImpact().init(p), p, 0.01, 3.0)
+    np.testing.assert_allclose(float(shift), -0.06, rtol=1e-6)
+    assert float(mid_increment) == 0.0 and float(state.transient) == 0.0
 
 
 def test_speed_execution_without_volatility_matches_the_closed_form_cost():
@@ -55,3 +77,5 @@ def test_exact_counts_option():
     _, state = env.reset(jax.random.key(0), params)
     _, _, _, _, _, info = env.step(jax.random.key(1), state, jnp.array([0.01, 0.01]), params)
     assert info["arrivals"].shape == (2,)
+    with pytest.raises(ValueError, match="exact_counts"):
+        envs.make("cj_execution_speed", exact_counts=True)  # no market-order arrivals

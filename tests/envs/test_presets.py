@@ -1,4 +1,6 @@
-"""Contract checks for every registered preset: jit, vmap, spaces, truncation, determinism."""
+"""Contract checks for every registered preset: jit, vmap, spaces, the horizon as termination,
+typed step metrics, determinism, and identity (an environment's default params are the ones
+`make` returned, and differently made environments never share a compiled trace)."""
 
 import gymnax
 import jax
@@ -7,7 +9,10 @@ import numpy as np
 import pytest
 
 import envs
+from envs.interfaces import BatchStepper, Market
+from envs.metrics import METRICS, StepMetrics
 from envs.model_based import registry as model_based_registry
+from envs.model_based.presets import PRESETS
 
 NAMES = model_based_registry.registered()  # replay markets: tests/envs/replay
 EXPECTED_PRESETS = {
@@ -22,7 +27,8 @@ EXPECTED_PRESETS = {
     "cjr14_utility",
     "cj_execution_speed",
 }
-STEPS = 3  # a short horizon keeps the truncation check cheap
+STEPS = 3  # a short horizon keeps the auto-reset check cheap
+EXTRAS = {"arrivals", "cash", "midprice", "arrival_prob_clipped"}  # model-specific info keys
 
 
 def test_registry_has_every_paper_model():
@@ -40,6 +46,7 @@ def _short(name, **overrides):
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_contract(name):
     env, params = _short(name)
+    assert isinstance(env, Market) and isinstance(env, BatchStepper)
     batch = 4
     keys = jax.random.split(jax.random.key(0), batch)
     reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
@@ -64,24 +71,19 @@ def test_preset_contract(name):
     for t, (o, r, term, trunc, info) in enumerate(outs):
         assert bool(jnp.all(jax.vmap(obs_space.contains)(o)))
         assert r.shape == (batch,) and bool(jnp.all(jnp.isfinite(r)))
-        assert not bool(jnp.any(term)), "a fixed horizon is truncation, never termination"
-        assert bool(jnp.all(trunc == (t == STEPS - 1)))
-        assert set(info) >= {
-            "pnl",
-            "inventory_penalty",
-            "terminal_penalty",
-            "fills",
-            "market_orders",
-            "quoted",
-            "spread",
-            "cash",
-            "inventory",
-            "midprice",
-            "invalid_action",
-            "terminated",
-            "truncated",
-        }
-        assert info["fills"].shape == (batch, 2)
+        assert bool(jnp.all(term == (t == STEPS - 1))), "the horizon is termination"
+        assert bool(jnp.all(trunc == (t == STEPS - 1)))  # gymnax's time limit marks it too
+        assert set(info) == {METRICS, *EXTRAS, "terminated", "truncated", "final_observation"}
+        metrics = info[METRICS]
+        assert isinstance(metrics, StepMetrics)
+        for field in ("fills", "market_orders", "quoted"):
+            assert getattr(metrics, field).shape == (batch, 2), field
+        for field in ("pnl", "inventory_penalty", "terminal_penalty", "spread", "inventory"):
+            assert getattr(metrics, field).shape == (batch,), field
+        assert metrics.quoted.dtype == jnp.bool_ and metrics.pnl.dtype == jnp.float32
+        if not env.penalised:
+            assert not bool(jnp.any(metrics.inventory_penalty != 0))
+            assert not bool(jnp.any(metrics.terminal_penalty != 0))
     # Auto-reset after the horizon: time back to 0 in the returned state is implied by obs time.
     assert bool(jnp.all(outs[-1][0][:, env.obs_index["time"]] == 0.0))
     # Same key, same trajectory.
@@ -95,6 +97,87 @@ def test_preset_contract(name):
     assert [(x.shape, x.dtype) for x in jax.tree.leaves(state)] == [
         (x.shape, x.dtype) for x in jax.tree.leaves(s1)
     ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_horizon_is_termination(name):
+    """Over the preset's own horizon: `terminated` at the last step and not before, and
+    `is_terminated` agrees with it."""
+    env, params = envs.make(name)
+    steps, batch = int(params.max_steps_in_episode), 2
+    space = env.action_space(params)
+    _, state = jax.vmap(env.reset_env, in_axes=(0, None))(
+        jax.random.split(jax.random.key(0), batch), params
+    )
+
+    def one(state, key):
+        act_key, step_key = jax.random.split(key)
+        actions = jax.vmap(space.sample)(jax.random.split(act_key, batch))
+        _, state, _, term, _ = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))(
+            jax.random.split(step_key, batch), state, actions, params
+        )
+        agrees = term == jax.vmap(env.is_terminated, in_axes=(0, None))(state, params)
+        return state, (term, agrees)
+
+    keys = jax.random.split(jax.random.key(1), steps)
+    _, (term, agrees) = jax.jit(lambda s, k: jax.lax.scan(one, s, k))(state, keys)
+    term, agrees = np.asarray(term), np.asarray(agrees)
+    assert term[-1].all() and not term[:-1].any()
+    assert agrees.all()
+
+
+def _changed(name):
+    """Overrides every preset accepts, each away from its default value."""
+    _, p = envs.make(name)
+    return {
+        "sigma": 2.0 * float(p.midprice.sigma),
+        "initial_cash": float(p.initial_cash) + 5.0,
+        "max_steps_in_episode": 2 * int(p.max_steps_in_episode),
+    }
+
+
+def _assert_same_params(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gymnax_make_returns_the_overrides(name):
+    overrides = _changed(name)
+    env, params = gymnax.make(name, **overrides)
+    ours, our_params = envs.make(name, **overrides)
+    _assert_same_params(params, our_params)
+    _assert_same_params(env.default_params, our_params)
+    assert env == ours and hash(env) == hash(ours)
+    assert float(params.midprice.sigma) == overrides["sigma"]
+    assert float(params.initial_cash) == overrides["initial_cash"]
+    assert int(params.max_steps_in_episode) == overrides["max_steps_in_episode"]
+    default_env, default_params = gymnax.make(name)
+    assert env != default_env
+    fill = default_env.config.fill
+    if PRESETS[name]().derive_max_depth and fill is not None:  # derived, never left at 3.0
+        np.testing.assert_allclose(
+            float(default_params.max_depth),
+            fill.max_depth(default_params.fill),
+        )
+
+
+def test_differently_made_environments_never_share_a_trace():
+    """gymnax jits `reset`/`step` with the environment static and fills in its default params:
+    each environment must get its own, even right after another one was compiled."""
+    key, action = jax.random.key(0), jnp.array([0.01, 0.01])
+    first, _ = envs.make("cartea_jaimungal_mm")
+    second, params = envs.make("cartea_jaimungal_mm", initial_cash=7.0, max_steps_in_episode=150)
+    assert first != second and hash(first) != hash(second)
+    cash, time = first.obs_index["cash"], first.obs_index["time"]
+    obs, state = first.reset(key)
+    first.step(key, state, action)
+    obs, state = second.reset(key)
+    assert float(obs[cash]) == 7.0
+    obs, *_ = second.step(key, state, action)
+    np.testing.assert_allclose(float(obs[time]), 1.0 / 150, rtol=1e-6)  # dt of the second
+    same, _ = envs.make("cartea_jaimungal_mm", initial_cash=7.0, max_steps_in_episode=150)
+    assert same == second and hash(same) == hash(second)
 
 
 def test_vmap_over_params_matches_single_params():
@@ -115,10 +198,12 @@ def test_gymnax_make_builds_the_same_presets():
     ours, our_params = envs.make("cartea_jaimungal_mm")
     assert env == ours
     assert float(params.fill.kappa) == float(our_params.fill.kappa) == 100.0
+    assert env.penalised and not gymnax.make("avellaneda_stoikov")[0].penalised
 
 
 def test_cartea_jaimungal_defaults():
-    _, p = envs.make("cartea_jaimungal_mm")
+    env, p = envs.make("cartea_jaimungal_mm")
+    assert env.default_params is p
     assert float(p.terminal_time) == 1.0 and int(p.max_steps_in_episode) == 300
     np.testing.assert_allclose(np.asarray(p.arrivals.rate), [30.0, 30.0])
     assert float(p.fill.kappa) == 100.0 and float(p.midprice.sigma) == 0.01
@@ -170,5 +255,8 @@ def test_per_side_override_and_scalar_broadcast():
     _, p = envs.make("cartea_jaimungal_mm", **{"arrivals.rate": 25.0})
     np.testing.assert_allclose(np.asarray(p.arrivals.rate), [25.0, 25.0])
     # max_depth follows the fill model unless given.
-    _, p = envs.make("cartea_jaimungal_mm", kappa=50.0)
+    env, p = envs.make("cartea_jaimungal_mm", kappa=50.0)
     np.testing.assert_allclose(float(p.max_depth), np.log(100) / 50, rtol=1e-6)
+    assert float(env.default_params.max_depth) == float(p.max_depth)
+    _, p = envs.make("cartea_jaimungal_mm", kappa=50.0, max_depth=0.5)
+    assert float(p.max_depth) == 0.5

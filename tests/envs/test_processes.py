@@ -211,10 +211,9 @@ def test_hawkes_stationary_intensity():
 )
 def test_fill_functions_and_max_depth(model, params, depth):
     # Closed forms written out independently of the implementation.
-    name = model.name
-    if name == "exponential":
+    if isinstance(model, fills.ExponentialFill):
         expected = np.exp(-1.5 * depth)
-    elif name == "triangular":
+    elif isinstance(model, fills.TriangularFill):
         expected = 1 - depth / 2.0
     else:
         expected = 1 / (1 + (2.0 * depth) ** 1.5)
