@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -66,10 +67,13 @@ def rollout(env, params, policy, key: jax.Array, num_episodes: int, num_steps: i
     policy_state = jax.vmap(lambda _: policy.initial_state())(jnp.arange(n))
     env_step = _env_step(env, params, n)
     act = jax.vmap(policy.step)
+    action_shape = (n, *env.action_space(params).shape)
 
     def advance(obs, state, policy_state, t):
         policy_key, env_key = jax.random.split(jax.random.fold_in(run_key, t))
         action, policy_state = act(policy_state, jax.random.split(policy_key, n), obs)
+        # A policy built for another market would otherwise be broadcast or cut silently.
+        chex.assert_shape(action, action_shape)
         obs, state, reward, terminated, info = env_step(env_key, state, action)
         return obs, state, policy_state, reward, terminated, info.get(METRICS)
 

@@ -2,7 +2,9 @@
 
 - `registry.make(name, **overrides) -> (env, params)` and `registry.registered()`: the presets
   ``lobster_execution`` and ``lobster_market_making`` (default data: the shipped GOOG day).
-- `environment.ReplayMarket`: the environment (reset, step, observation, spaces).
+- `environment.ReplayMarket`: the environment (reset, step, observation, spaces, episode summary).
+- `task.ReplayTask`: the interface of its task (`execution.ExecutionTask`,
+  `market_making.MarketMakingTask`); `step_info`: what each step's info holds.
 - `data`: windows of LOBSTER days as `ReplayData` in the params.
 
 Baselines (TWAP, VWAP, all-at-once, fixed spread, Avellaneda-Stoikov) and the per-window report
@@ -14,6 +16,7 @@ are agents (`agents.replay`); training on real data is the trainer's
 from envs.replay.data import ReplayData, from_day, load_data, stack_days
 from envs.replay.environment import EnvParams, EnvState, ReplayConfig, ReplayMarket, make_params
 from envs.replay.registry import make, registered
+from envs.replay.task import ReplayTask
 
 __all__ = [
     "EnvParams",
@@ -21,6 +24,7 @@ __all__ = [
     "ReplayConfig",
     "ReplayData",
     "ReplayMarket",
+    "ReplayTask",
     "from_day",
     "load_data",
     "make",

@@ -23,6 +23,11 @@ in the step, where P_VWAP is the volume-weighted price of the step's trades betw
 starts) when the step has none. Whatever is left at the deadline is sent as one market order
 (walking the book) after the last step's data messages; an optional ``liquidation_penalty`` (dollars
 per share) is charged on its size. The episode terminates when the quantity is done or at the deadline.
+
+The task's own state (`ExecutionState`) is the number of shares still to trade. Its report
+(`ExecutionTask.summary`, also in every step's info): executed shares, average price, the arrival
+price and the market VWAP of the episode's steps, the shortfalls against both (bps, positive =
+cost), the shares left unfilled when the episode ended and those the deadline order traded.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import spaces
 
+from envs.replay import observation as layout
 from envs.replay.orders import Targets
+from envs.replay.task import Quotes, StepOutcome, TaskStep
+from jaxlob import messages as m
 
 ACTIONS = ("four_prices", "single_price")
 FOUR_PRICE_NAMES = ("far_touch", "mid", "near_touch", "passive")
@@ -55,13 +63,20 @@ class ExecutionParams:
     liquidation_penalty: float = 0.0  # dollars per share sent to the deadline market order
 
 
+@struct.dataclass
+class ExecutionState:
+    """The execution task's own state."""
+
+    remaining: jax.Array  # () int32, shares still to trade
+
+
 def tick_floor(price, tick):
     return price - jnp.remainder(price, tick)
 
 
 @dataclass(frozen=True)
 class ExecutionTask:
-    """Static choices of the execution task."""
+    """Static choices of the execution task (implements `envs.replay.task.ReplayTask`)."""
 
     action: str = "four_prices"
     name: str = "execution"
@@ -69,6 +84,18 @@ class ExecutionTask:
     def __post_init__(self):
         if self.action not in ACTIONS:
             raise ValueError(f"action: {self.action!r} is not one of {ACTIONS}")
+
+    @property
+    def action_type(self) -> str:
+        return self.action
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return FOUR_PRICE_NAMES if self.action == "four_prices" else ("quantity", "offset")
+
+    @property
+    def obs_names(self) -> tuple[str, ...]:
+        return layout.EXECUTION_FEATURES
 
     @property
     def num_slots(self) -> int:
@@ -79,8 +106,25 @@ class ExecutionTask:
         return True
 
     @property
-    def action_names(self) -> tuple[str, ...]:
-        return FOUR_PRICE_NAMES if self.action == "four_prices" else ("quantity", "offset")
+    def penalised(self) -> bool:
+        return False
+
+    def task_params(self, **changes) -> ExecutionParams:
+        """`ExecutionParams` with ``changes``; ``max_order`` defaults to the quantity."""
+        params = ExecutionParams(**changes)
+        return params if "max_order" in changes else params.replace(max_order=params.quantity)
+
+    def validate(self, p: ExecutionParams) -> None:
+        if int(p.quantity) < 1:
+            raise ValueError(f"quantity: must be >= 1, got {p.quantity}")
+        if int(p.side) not in (1, -1):
+            raise ValueError(f"side: must be 1 (buy) or -1 (sell), got {p.side}")
+        if int(p.max_order) < 1:
+            raise ValueError(f"max_order: must be >= 1, got {p.max_order}")
+        if int(p.passive_ticks) < 0 or int(p.max_offset_ticks) < 0:
+            raise ValueError("passive_ticks, max_offset_ticks: must be >= 0")
+        if float(p.liquidation_penalty) < 0:
+            raise ValueError(f"liquidation_penalty: must be >= 0, got {p.liquidation_penalty}")
 
     def action_space(self, params) -> spaces.Box:
         p = params.task
@@ -92,20 +136,24 @@ class ExecutionTask:
         ).astype(_F32)
         return spaces.Box(low, high, (2,), _F32)
 
-    def remaining(self, bought, sold, params) -> jax.Array:
-        """Shares still to trade."""
-        p = params.task
-        done = jnp.where(p.side > 0, bought, sold)
-        return jnp.maximum(jnp.asarray(p.quantity, _I32) - done, 0)
+    def inventory_bound(self, params) -> jax.Array:
+        return params.task.quantity
 
-    def inventory(self, bought, sold, params) -> jax.Array:
+    def init_state(self, params) -> ExecutionState:
+        return ExecutionState(remaining=jnp.maximum(jnp.asarray(params.task.quantity, _I32), 0))
+
+    def inventory(self, task_state: ExecutionState, params) -> jax.Array:
         """Signed shares still to trade: + to sell, - to buy (0 when done)."""
-        return (-params.task.side * self.remaining(bought, sold, params)).astype(_F32)
+        return (-params.task.side * task_state.remaining).astype(_F32)
 
-    def targets(self, action, bid, ask, remaining, params) -> tuple[Targets, jax.Array]:
-        """Per-slot side, price and shares from the action and the other traders' quotes."""
+    def targets(
+        self, action, quotes: Quotes, task_state: ExecutionState, params
+    ) -> tuple[Targets, jax.Array]:
+        """Per-slot side, price and shares from the action and the book's quotes (the agent's
+        own orders included, as in JAX-LOB)."""
         p = params.task
         tick = jnp.asarray(params.tick_size, _I32)
+        bid, ask = quotes.book_bid, quotes.book_ask
         buy = p.side > 0
         action = jnp.asarray(action, _F32)
         invalid = jnp.sum(jnp.isnan(action)).astype(_F32)
@@ -126,28 +174,91 @@ class ExecutionTask:
             prices = (near + toward * offset * tick)[None]
             wanted = jnp.round(jnp.clip(action[:1], 0.0, jnp.asarray(p.max_order, _F32)))
         total = jnp.sum(wanted)
-        left = remaining.astype(_F32)
+        left = task_state.remaining.astype(_F32)
         scale = jnp.where(total > left, left / jnp.maximum(total, 1.0), 1.0)
         quantity = jnp.floor(wanted * scale).astype(_I32)
         prices = jnp.maximum(prices, tick)  # a price must stay positive
         direction = jnp.full(prices.shape, jnp.where(buy, 1, -1), _I32)
         return Targets(direction=direction, price=prices.astype(_I32), quantity=quantity), invalid
 
-    def reward(self, trades, vwap, arrival_mid, liquidated, params) -> tuple[jax.Array, dict]:
-        """Eqs. (9)-(10) in dollars, minus the liquidation penalty; and its parts (the penalty as
-        ``terminal_penalty``, ``inventory_penalty`` 0, the names `agents.evaluate` reads)."""
+    def deadline_order(self, task_state: ExecutionState, params) -> tuple[jax.Array, jax.Array]:
+        """Whatever is left, in the task's direction."""
+        return jnp.asarray(params.task.side, _I32), task_state.remaining
+
+    def step(self, outcome: StepOutcome, task_state: ExecutionState, params) -> TaskStep:
+        """Eqs. (9)-(10) in dollars minus the liquidation penalty (as ``terminal_penalty``); the
+        pnl is the fills' cash against the arrival price."""
         p = params.task
+        trades = outcome.trades
         buy = p.side > 0
         s = jnp.where(buy, -1.0, 1.0)
-        volume = jnp.where(buy, trades.agent_bought, trades.agent_sold).astype(_F32)
+        executed = jnp.where(buy, trades.agent_bought, trades.agent_sold)
+        volume = executed.astype(_F32)
         notional = jnp.where(buy, trades.agent_bought_notional, trades.agent_sold_notional)
-        advantage = s * (notional - volume * vwap) / 10_000.0
-        drift = p.reward_lambda * s * volume * (vwap - arrival_mid) / 10_000.0
-        penalty = p.liquidation_penalty * liquidated.astype(_F32)
-        parts = {
-            "advantage": advantage,
-            "drift": drift,
-            "inventory_penalty": jnp.zeros((), _F32),
-            "terminal_penalty": penalty,
+        vwap, arrival = outcome.vwap, outcome.arrival_mid
+        advantage = s * (notional - volume * vwap) / m.PRICE_UNIT
+        drift = p.reward_lambda * s * volume * (vwap - arrival) / m.PRICE_UNIT
+        penalty = p.liquidation_penalty * outcome.liquidated.astype(_F32)
+        remaining = jnp.maximum(task_state.remaining - executed, 0)
+        return TaskStep(
+            state=ExecutionState(remaining=remaining),
+            reward=advantage + drift - penalty,
+            pnl=s * (notional - volume * arrival) / m.PRICE_UNIT,
+            inventory_penalty=jnp.zeros((), _F32),
+            terminal_penalty=jnp.asarray(penalty, _F32),
+            finished=outcome.deadline | (remaining == 0),
+            reward_parts={"advantage": advantage, "drift": drift},
+        )
+
+    def observe(self, state, params) -> jax.Array:
+        p = params.task
+        tick_f = jnp.asarray(params.tick_size, _I32).astype(_F32)
+        quantity = jnp.maximum(jnp.asarray(p.quantity, _F32), 1.0)
+        left = state.task.remaining.astype(_F32)
+        summary = self.summary(state, params)
+        executed_vs_arrival = jnp.where(
+            summary["executed"] > 0,
+            (summary["average_price"] - summary["arrival_price"]) * m.PRICE_UNIT / tick_f,
+            0.0,
+        )
+        return jnp.stack(
+            [
+                state.inventory,
+                left / quantity,
+                jnp.sum(state.rest).astype(_F32) / quantity,
+                executed_vs_arrival,
+                jnp.asarray(p.side, _F32),
+            ]
+        )
+
+    def info(self, state, params) -> dict[str, jax.Array]:
+        """The episode summary so far."""
+        return self.summary(state, params)
+
+    def summary(self, state, params) -> dict[str, jax.Array]:
+        """Executed shares, average price, arrival price and market VWAP (dollars), shortfalls
+        (bps), shares unfilled at the end, shares the deadline order traded."""
+        buy = jnp.asarray(params.task.side, _I32) > 0
+        executed = jnp.where(buy, state.bought, state.sold)
+        notional = jnp.where(buy, state.bought_notional, state.sold_notional)
+        average = notional / jnp.maximum(executed, 1).astype(_F32)
+        arrival = state.arrival_twice_mid.astype(_F32) / 2.0
+        market = jnp.where(
+            state.market_volume > 0,
+            state.market_notional / jnp.maximum(state.market_volume, 1).astype(_F32),
+            arrival,
+        )
+        sign = jnp.where(buy, 1.0, -1.0)
+        has = executed > 0
+        return {
+            "executed": executed,
+            "average_price": jnp.where(has, average / m.PRICE_UNIT, 0.0),
+            "arrival_price": arrival / m.PRICE_UNIT,
+            "market_vwap": market / m.PRICE_UNIT,
+            "shortfall_arrival_bps": jnp.where(
+                has, sign * (average - arrival) / arrival * 1e4, 0.0
+            ),
+            "shortfall_vwap_bps": jnp.where(has, sign * (average - market) / market * 1e4, 0.0),
+            "unfilled": jnp.where(state.done, state.task.remaining, 0),
+            "liquidated": state.liquidated,
         }
-        return advantage + drift - penalty, parts

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxlob.engine import logical_index
+from jaxlob.priority import logical_index
 from jaxlob.records import TradeTotals
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState
 from jaxlob.views import top_levels
@@ -54,7 +54,8 @@ def resting(book: BookState, order_ids: jax.Array) -> jax.Array:
 
 @struct.dataclass
 class StepTrades:
-    """One step's trades, in shares and price units (1/10000 dollar) times shares."""
+    """One step's trades, in shares and price units (`jaxlob.messages.PRICE_UNIT` to the dollar)
+    times shares."""
 
     agent_bought: jax.Array  # () int32
     agent_sold: jax.Array

@@ -17,9 +17,10 @@ Market part (`market_names`), in this order:
 ``bid_size_{i}``
 =====================  =====================================================================
 
-followed by the task's part (`task_names`): ``inventory`` (signed shares: for execution what is left
-to trade, + to sell and - to buy; for market making the position), then for execution
-``remaining`` and ``resting`` (shares left to trade and shares resting, as shares of the task),
+followed by the task's part (`ReplayTask.obs_names`: `EXECUTION_FEATURES` or
+`MARKET_MAKING_FEATURES`): ``inventory`` (signed shares: for execution what is left to trade, + to
+sell and - to buy; for market making the position), then for execution ``remaining`` and
+``resting`` (shares left to trade and shares resting, as shares of the task),
 ``executed_vs_arrival`` (average execution price minus the arrival mid, in ticks; 0 before any
 fill) and ``side`` (1 buy, -1 sell); for market making ``episode_pnl`` (dollars), ``bid_resting``
 and ``ask_resting`` (shares). Every entry is clipped to the bounds of `bounds`, so
@@ -34,6 +35,10 @@ MAX_TICKS = 1000.0  # bound of price offsets, drifts and spreads (ticks)
 MAX_SIZE = 1e7  # bound of sizes (shares)
 MAX_PNL = 1e9  # bound of the episode pnl (dollars)
 
+# The tasks' parts (`ReplayTask.obs_names`).
+EXECUTION_FEATURES = ("inventory", "remaining", "resting", "executed_vs_arrival", "side")
+MARKET_MAKING_FEATURES = ("inventory", "episode_pnl", "bid_resting", "ask_resting")
+
 
 def market_names(levels: int, history: int) -> tuple[str, ...]:
     names = ["time", "time_of_day", "drift", "spread", "imbalance_1", "imbalance_k"]
@@ -42,12 +47,6 @@ def market_names(levels: int, history: int) -> tuple[str, ...]:
     for i in range(1, levels + 1):
         names += [f"ask_offset_{i}", f"ask_size_{i}", f"bid_offset_{i}", f"bid_size_{i}"]
     return tuple(names)
-
-
-def task_names(task_name: str) -> tuple[str, ...]:
-    if task_name == "execution":
-        return ("inventory", "remaining", "resting", "executed_vs_arrival", "side")
-    return ("inventory", "episode_pnl", "bid_resting", "ask_resting")
 
 
 def _bound(name: str, inventory_bound: float) -> tuple[float, float]:

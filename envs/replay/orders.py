@@ -20,6 +20,7 @@ from flax import struct
 
 from envs.replay.market import AGENT
 from jaxlob import messages as m
+from jaxlob.state import DUMMY_ASK_PRICE
 
 AGENT_ID_BASE = -900_000_000
 _I32 = jnp.int32
@@ -41,6 +42,21 @@ class Targets:
     direction: jax.Array  # (K,) int32
     price: jax.Array  # (K,) int32
     quantity: jax.Array  # (K,) int32, shares that should rest (0: none)
+
+
+def resting_by_side(slots: Slots, rest: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Shares the agent has resting on the bid and on the ask (int32)."""
+    bid = jnp.sum(jnp.where(slots.direction > 0, rest, 0), dtype=_I32)
+    ask = jnp.sum(jnp.where(slots.direction < 0, rest, 0), dtype=_I32)
+    return bid, ask
+
+
+def best_resting_prices(slots: Slots, rest: jax.Array) -> jax.Array:
+    """The agent's best resting bid and ask prices (price units, float32; 0 where none)."""
+    live = rest > 0
+    bid = jnp.max(jnp.where(live & (slots.direction > 0), slots.price, 0))
+    ask = jnp.min(jnp.where(live & (slots.direction < 0), slots.price, DUMMY_ASK_PRICE))
+    return jnp.stack([bid, jnp.where(ask == DUMMY_ASK_PRICE, 0, ask)]).astype(jnp.float32)
 
 
 def empty_slots(num_slots: int) -> Slots:

@@ -21,16 +21,30 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from envs.replay.data import ReplayData, load_data
 from envs.replay.environment import EnvParams, ReplayConfig, ReplayMarket, make_params
-from envs.replay.execution import ExecutionParams, ExecutionTask
-from envs.replay.market_making import MarketMakingParams, MarketMakingTask
+from envs.replay.execution import ExecutionTask
+from envs.replay.market_making import MarketMakingTask
+from envs.replay.task import ReplayTask
 
-PRESETS = ("lobster_execution", "lobster_market_making")
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A replay preset: its task's class and the task's static options among the overrides."""
+
+    task: Callable[..., ReplayTask]
+    task_options: tuple[str, ...] = ()
+
+
+PRESETS = {
+    "lobster_execution": Preset(ExecutionTask, ("action",)),
+    "lobster_market_making": Preset(MarketMakingTask),
+}
 CONFIG_OPTIONS = ("resync", "capacity", "levels", "history", "max_fills")
 DATA_OPTIONS = (
     "data",
@@ -91,8 +105,7 @@ def _task_value(name: str, value, current):
 
 
 def validate(env: ReplayMarket, params: EnvParams) -> None:
-    """Raise a one-line ValueError naming the first field the task cannot run with."""
-    p = params.task
+    """Raise a one-line ValueError naming the first field the market cannot run with."""
     count = int(np.asarray(params.data.num_windows).max())
     if not -1 <= int(params.window) < count:
         raise ValueError(f"window: must be -1 (draw) or in 0..{count - 1}, got {params.window}")
@@ -103,24 +116,7 @@ def validate(env: ReplayMarket, params: EnvParams) -> None:
         raise ValueError(f"window_hi: must be 0 (all) or in window_lo+1..{count}, got {hi}")
     if int(params.tick_size) < 1:
         raise ValueError(f"tick_size: must be >= 1, got {params.tick_size}")
-    if env.config.task.name == "execution":
-        if int(p.quantity) < 1:
-            raise ValueError(f"quantity: must be >= 1, got {p.quantity}")
-        if int(p.side) not in (1, -1):
-            raise ValueError(f"side: must be 1 (buy) or -1 (sell), got {p.side}")
-        if int(p.max_order) < 1:
-            raise ValueError(f"max_order: must be >= 1, got {p.max_order}")
-        if int(p.passive_ticks) < 0 or int(p.max_offset_ticks) < 0:
-            raise ValueError("passive_ticks, max_offset_ticks: must be >= 0")
-        if float(p.liquidation_penalty) < 0:
-            raise ValueError(f"liquidation_penalty: must be >= 0, got {p.liquidation_penalty}")
-    else:
-        if int(p.max_order) < 1 or int(p.max_inventory) < 1:
-            raise ValueError("max_order, max_inventory: must be >= 1")
-        if float(p.max_depth_ticks) <= 0:
-            raise ValueError(f"max_depth_ticks: must be > 0, got {p.max_depth_ticks}")
-        if float(p.running_penalty) < 0 or float(p.terminal_penalty) < 0:
-            raise ValueError("running_penalty, terminal_penalty: must be >= 0")
+    env.config.task.validate(params.task)
 
 
 def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
@@ -128,15 +124,9 @@ def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
     if name not in PRESETS:
         raise ValueError(f"{name}: unknown replay environment; registered: {', '.join(PRESETS)}")
     overrides = dict(overrides)
-    execution = name == "lobster_execution"
-    if execution:
-        task = ExecutionTask(action=str(overrides.pop("action", "four_prices")))
-        task_params = ExecutionParams()
-    else:
-        if "action" in overrides:
-            raise ValueError("action: lobster_market_making has one action type")
-        task = MarketMakingTask()
-        task_params = MarketMakingParams()
+    preset = PRESETS[name]
+    options = preset.task_options
+    task = preset.task(**{k: str(overrides.pop(k)) for k in options if k in overrides})
     config_args = {k: overrides.pop(k) for k in CONFIG_OPTIONS if k in overrides}
     for key in ("capacity", "levels", "history", "max_fills"):
         if key in config_args:
@@ -146,18 +136,15 @@ def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
     config = ReplayConfig(task=task, **config_args)
     data = _data({k: overrides.pop(k) for k in DATA_OPTIONS if k in overrides})
     fields = {k: _as_int(k, overrides.pop(k)) for k in PARAM_FIELDS if k in overrides}
-    task_fields = {f.name: getattr(task_params, f.name) for f in dataclasses.fields(task_params)}
+    defaults = task.task_params()
+    task_fields = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
     changes = {}
     for key, value in overrides.items():
         if key not in task_fields:
-            known = sorted([*CONFIG_OPTIONS, *DATA_OPTIONS, *PARAM_FIELDS, *task_fields])
-            known += ["action"] if execution else []
+            known = sorted([*CONFIG_OPTIONS, *DATA_OPTIONS, *PARAM_FIELDS, *options, *task_fields])
             raise ValueError(f"{key}: unknown field for {name!r}; known: {', '.join(known)}")
         changes[key] = _task_value(key, value, task_fields[key])
-    task_params = task_params.replace(**changes)
-    if execution and "max_order" not in changes:
-        task_params = task_params.replace(max_order=int(task_params.quantity))
-    params = make_params(config, data, task_params, resync=config.resync, **fields)
+    params = make_params(config, data, task.task_params(**changes), resync=config.resync, **fields)
     env = ReplayMarket(config, params, name=name)
     validate(env, params)
     return env, params

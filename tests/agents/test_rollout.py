@@ -115,3 +115,9 @@ def test_a_non_policy_is_refused():
     env, params = _env()
     with pytest.raises(TypeError, match="not a policy"):
         rollout(env, params, 3.0, jax.random.key(0), 2)
+
+
+def test_an_action_of_the_wrong_shape_is_refused():
+    env, params = _env()  # two depths per step
+    with pytest.raises(AssertionError, match="shape"):
+        rollout(env, params, lambda k, o: jnp.zeros((4,)), jax.random.key(0), 2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from envs.metrics import METRICS
 from jaxlob import messages as m
 
 ASK, BID = 10_100, 10_000  # best ask and bid of the hand-made books (price units)
@@ -28,7 +29,8 @@ def test_deadline_market_order_walks_the_initial_book(execution, make_synthetic,
     assert int(step["state"].bought) == 350
     assert float(step["state"].bought_notional) == pytest.approx(notional, rel=1e-7)
     assert int(step["info"]["liquidated"]) == 350
-    np.testing.assert_array_equal(step["info"]["market_orders"], [350.0, 0.0])
+    np.testing.assert_array_equal(step["info"][METRICS].market_orders, [350.0, 0.0])
+    np.testing.assert_array_equal(step["info"][METRICS].fills, [0.0, 0.0])  # no limit order
     arrival = (ASK + BID) / 2
     average = notional / 350
     assert float(step["info"]["average_price"]) == pytest.approx(average / 1e4, rel=1e-6)
@@ -59,8 +61,9 @@ def test_far_touch_order_fills_against_the_initial_book(execution, make_syntheti
 
 
 def _passive_bought(step) -> int:
-    """Shares the agent bought in a step apart from the deadline market order."""
-    return int(step["info"]["fills"][0] - step["info"]["market_orders"][0])
+    """Shares the agent bought in a step apart from the deadline market order (the metrics'
+    ``fills``: limit orders only)."""
+    return int(step["info"][METRICS].fills[0])
 
 
 def _queue_steps(data_message):
@@ -165,12 +168,13 @@ def test_reward_is_advantage_over_step_vwap_plus_drift(execution, make_synthetic
     assert np.isfinite(_first(out, at)["reward"]).all()
 
 
-def test_nan_action_is_counted_and_ignored(execution, make_synthetic, at):
+def test_nan_action_is_flagged_and_ignored(execution, make_synthetic, at):
     synthetic, _ = make_synthetic
     data = synthetic([ASK, 100, BID, 100], steps=[[], []])
     actions = np.zeros((8, 4), np.float32)
     actions[0] = [np.nan, 0.0, 0.0, np.nan]
     out = execution.run([data, data], actions=actions)
     step = _first(out, at, 0)
-    assert float(step["info"]["invalid_action"]) == 2.0
+    assert float(step["info"][METRICS].invalid_action) == 1.0  # StepMetrics: a flag
+    assert float(_first(out, at, 1)["info"][METRICS].invalid_action) == 0.0
     assert int(step["state"].bought) == 0

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from envs.metrics import METRICS
 from jaxlob import reference as ref
 
 AGENT = 1
@@ -62,7 +63,7 @@ def test_pnl_is_cash_plus_inventory_at_the_mid(quoting, market_making, at):
             cash = float(state.sold_notional) - float(state.bought_notional)
             position = int(state.bought) - int(state.sold)
             expected = (cash + position * mid) / 1e4  # from cash 0 and no inventory
-            total = float(np.sum(episode["info"]["pnl"]))
+            total = float(np.sum(episode["info"][METRICS].pnl))
             assert total == pytest.approx(expected, abs=1e-3 + 1e-6 * abs(cash) / 1e4)
 
 
@@ -71,10 +72,32 @@ def test_penalties_enter_the_reward(market_making, goog_days, at):
         goog_days, _random_quotes(2), running_penalty=1e-4, terminal_penalty=1e-3
     )
     episode = at(out[2], 0, 0)
+    metrics = episode["info"][METRICS]
     q = episode["state"].inventory
     running = 1e-4 * q**2
-    np.testing.assert_allclose(episode["info"]["inventory_penalty"], running, rtol=1e-5)
+    np.testing.assert_allclose(metrics.inventory_penalty, running, rtol=1e-5)
     last = int(np.argmax(episode["done"]))
-    assert float(episode["info"]["terminal_penalty"][last]) == pytest.approx(1e-3 * q[last] ** 2)
-    reward = episode["info"]["pnl"] - running - episode["info"]["terminal_penalty"]
+    assert float(metrics.terminal_penalty[last]) == pytest.approx(1e-3 * q[last] ** 2)
+    reward = metrics.pnl - running - metrics.terminal_penalty
     np.testing.assert_allclose(episode["reward"], reward, rtol=1e-5, atol=1e-6)
+    assert market_making.env.penalised
+
+
+def test_metrics_and_summary_of_a_quoting_episode(quoting, market_making, at):
+    """The metrics record agrees with the state: fills are the agent's trades (no market orders),
+    the inventory is the position; the episode summary is pnl, terminal inventory and traded."""
+    env, params = market_making.env, market_making.params
+    episode = at(quoting[2], 0, 1)
+    metrics, state = episode["info"][METRICS], episode["state"]
+    np.testing.assert_array_equal(metrics.market_orders, 0.0)
+    np.testing.assert_array_equal(np.cumsum(metrics.fills[:, 0]), state.bought)
+    np.testing.assert_array_equal(np.cumsum(metrics.fills[:, 1]), state.sold)
+    np.testing.assert_array_equal(metrics.inventory, state.bought - state.sold)
+    assert np.all(metrics.both_quoted == (metrics.quoted[:, 0] & metrics.quoted[:, 1]))
+    assert np.all(np.where(metrics.both_quoted, metrics.spread >= 0.01, metrics.spread == 0.0))
+    final = jax.tree.map(lambda x: x[-1], state)
+    summary = env.episode_summary(final, params)
+    assert set(summary) == {"pnl", "terminal_inventory", "traded"}
+    assert float(summary["pnl"]) == pytest.approx(float(np.sum(metrics.pnl)), abs=1e-4)
+    assert float(summary["terminal_inventory"]) == float(final.inventory)
+    assert int(summary["traded"]) == int(final.bought + final.sold)

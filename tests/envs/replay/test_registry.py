@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gymnax
+import jax
+import jax.numpy as jnp
 import pytest
 
+import envs  # noqa: F401  (registers the presets with gymnax)
 from envs.replay import registry
 
 
@@ -49,3 +53,51 @@ def test_default_data_is_the_shipped_goog_day():
     assert int(params.data.num_windows) == 13  # 09:30-16:00 in 30-minute windows
     assert params.data.messages.shape[-2:] == (100, 8)
     assert params.max_steps_in_episode == params.data.messages.shape[1]
+
+
+def test_environments_made_differently_keep_their_own_params(goog_days):
+    """Two environments of one config share compiled code (their params are arguments), and each
+    gets its own results from gymnax's jitted `reset` and `step`: nothing is baked in."""
+    a, pa = registry.make("lobster_execution", data=goog_days[0], quantity=500, window=0)
+    b, pb = registry.make("lobster_execution", data=goog_days[0], quantity=100, window=0)
+    assert a.default_params is pa and b.default_params is pb
+    assert a == b and hash(a) == hash(b)  # one config: one trace, params passed in
+    key = jax.random.PRNGKey(0)
+    action = jnp.asarray([450.0, 0.0, 0.0, 0.0])  # far touch: buys at once what it can
+    _, state_a = a.reset(key, pa)
+    _, state_b = b.reset(key, pb)
+    assert float(state_a.inventory) == -500.0 and float(state_b.inventory) == -100.0
+    _, step_a, _, done_a, _, info_a = a.step(key, state_a, action, pa)
+    _, step_b, _, done_b, _, info_b = b.step(key, state_b, action, pb)
+    executed_a = int(info_a["executed"])
+    assert 100 < executed_a <= 450 and not bool(done_a)
+    assert float(step_a.inventory) == executed_a - 500
+    assert int(info_b["executed"]) == 100 and bool(done_b)  # done, so gymnax reset it
+    assert float(step_b.inventory) == -100.0 and int(step_b.time) == 0
+    again = a.step(key, state_a, action, pa)
+    assert int(again[5]["executed"]) == executed_a
+
+
+def test_a_missing_params_argument_is_refused(goog_days):
+    env, params = registry.make("lobster_execution", data=goog_days[0])
+    key = jax.random.PRNGKey(0)
+    _, state = env.reset(key, params)
+    action = jnp.zeros((4,), jnp.float32)
+    calls = {
+        "reset": lambda: env.reset(key),
+        "step": lambda: env.step(key, state, action),
+        "get_obs": lambda: env.get_obs(state),
+        "action_space": lambda: env.action_space(),
+        "observation_space": lambda: env.observation_space(),
+    }
+    for method, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^ReplayMarket\.{method}: params is required"):
+            call()
+
+
+def test_gymnax_make_returns_the_overrides(goog_days):
+    env, params = gymnax.make("lobster_execution", data=goog_days[0], quantity=120, side=-1)
+    assert env.default_params is params
+    assert int(params.task.quantity) == 120 and int(params.task.side) == -1
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    assert float(state.inventory) == 120.0

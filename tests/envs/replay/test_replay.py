@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from envs.interfaces import Market
+from envs.metrics import METRICS, StepMetrics
 from jaxlob import reference as ref
 from jaxlob.state import SNAPSHOT_ID_BASE
 
@@ -53,11 +55,13 @@ def test_pure_replay_matches_the_reference_book(execution, goog_days, pure_run, 
             for t in range(8):
                 book, record = ref.apply_messages(book, episode["msgs"][t])
                 tot = record.totals
-                info = {k: np.asarray(v)[t] for k, v in episode["info"].items()}
+                info = jax.tree.map(lambda x, t=t: np.asarray(x)[t], episode["info"])
+                metrics = info[METRICS]
                 if done:  # after the episode nothing happens
                     assert tot.volume == 0 and info["total_volume"] == 0
                     continue
-                assert info["fills"].tolist() == [tot.bought_volume[AGENT], tot.sold_volume[AGENT]]
+                traded = metrics.fills + metrics.market_orders  # limit orders + deadline order
+                assert traded.tolist() == [tot.bought_volume[AGENT], tot.sold_volume[AGENT]]
                 assert info["total_volume"] == tot.volume + tot.off_book_volume
                 agent = tot.bought_volume[AGENT] + tot.sold_volume[AGENT]
                 assert info["agent_volume"] + info["other_volume"] == info["total_volume"]
@@ -194,8 +198,47 @@ def test_vmap_over_windows_and_days_is_per_episode(execution, goog_days, at):
                 np.testing.assert_array_equal(x, y)
 
 
-def test_gymnax_contract(execution):
-    env, params = execution.env, execution.params
+MARKET_INFO = {
+    "agent_volume",
+    "other_volume",
+    "total_volume",
+    "step_vwap",
+    "resync_added",
+    "resync_removed",
+    "resync_dropped",
+    "evicted_orders",
+    "unmatched_messages",
+}
+EXECUTION_INFO = {
+    "advantage",
+    "drift",
+    "executed",
+    "average_price",
+    "arrival_price",
+    "market_vwap",
+    "shortfall_arrival_bps",
+    "shortfall_vwap_bps",
+    "unfilled",
+    "liquidated",
+}
+GYMNAX_INFO = {"terminated", "truncated", "final_observation"}
+
+
+SUMMARIES = {
+    "execution": EXECUTION_INFO - {"advantage", "drift"},
+    "market_making": {"pnl", "terminal_inventory", "traded"},
+}
+
+
+@pytest.mark.parametrize(
+    ("harness", "task_info"), [("execution", EXECUTION_INFO), ("market_making", set())]
+)
+def test_gymnax_contract(request, harness, task_info):
+    """Shapes and dtypes of reset and step, the fixed info key set with the typed metrics record,
+    and the declared market interface."""
+    h = request.getfixturevalue(harness)
+    env, params = h.env, h.params
+    assert isinstance(env, Market) and env.penalised is (harness == "market_making")
     key = jax.random.PRNGKey(0)
     obs, state = jax.eval_shape(env.reset, key, params)
     space = env.observation_space(params)
@@ -208,23 +251,34 @@ def test_gymnax_contract(execution):
     for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(state2), strict=True):
         assert (a.shape, a.dtype) == (b.shape, b.dtype)
     assert obs2.shape == obs.shape and reward.shape == () and terminated.dtype == jnp.bool_
-    for name in (
-        "pnl",
-        "fills",
-        "market_orders",
-        "quoted",
-        "spread",
-        "invalid_action",
-        "executed",
-        "average_price",
-        "shortfall_arrival_bps",
-        "shortfall_vwap_bps",
-        "resync_added",
-        "resync_removed",
-        "inventory_penalty",
-        "terminal_penalty",
-    ):
-        assert name in info
+    assert set(info) == {METRICS} | MARKET_INFO | task_info | GYMNAX_INFO
+    metrics = info[METRICS]
+    assert isinstance(metrics, StepMetrics)
+    for name in ("pnl", "inventory_penalty", "terminal_penalty", "spread", "inventory"):
+        assert (getattr(metrics, name).shape, getattr(metrics, name).dtype) == ((), jnp.float32)
+    for name in ("fills", "market_orders"):
+        assert (getattr(metrics, name).shape, getattr(metrics, name).dtype) == ((2,), jnp.float32)
+    assert (metrics.quoted.shape, metrics.quoted.dtype) == ((2,), jnp.bool_)
+    assert set(jax.eval_shape(env.episode_summary, state2, params)) == SUMMARIES[harness]
+
+
+@pytest.mark.parametrize("harness", ["execution", "market_making"])
+def test_the_deadline_is_a_termination(request, harness):
+    """Through gymnax's `step` with zero actions: terminated exactly at the window's last step,
+    never truncated; the auto-reset then starts a new episode."""
+    h = request.getfixturevalue(harness)
+    env, params = h.env, h.params.replace(window=1)
+    num_steps = int(np.asarray(params.data.num_steps)[1])
+    key = jax.random.PRNGKey(3)
+    _, state = env.reset(key, params)
+    action = jnp.zeros((h.num_actions,), jnp.float32)
+    for t in range(num_steps):
+        _, state, _, terminated, truncated, info = env.step(
+            jax.random.fold_in(key, t), state, action, params
+        )
+        assert bool(terminated) == (t == num_steps - 1)
+        assert not bool(truncated) and not bool(info["truncated"])
+    assert int(state.time) == 0 and not bool(state.done)  # reset after the terminal step
 
 
 def test_observations_lie_in_the_space(execution, goog_days, pure_run):
