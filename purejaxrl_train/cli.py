@@ -108,11 +108,18 @@ def _env_overrides(parser, items: list[str]) -> tuple:
 
 def resolve_config(parser, args, sweep: bool):
     """The preset's config with the command line's changes (hparams: single values only)."""
+    from envs.replay import registered as replay_markets
     from purejaxrl_train.heldout import parse_windows, window_overrides
     from purejaxrl_train.presets import DEFAULT_ENV, default_config
 
     changes: dict = {"recurrent": args.recurrent}
     overrides = dict(_env_overrides(parser, args.set))
+    windowed = args.train_windows is not None or args.test_windows is not None
+    if windowed and (args.env or DEFAULT_ENV) not in replay_markets():
+        parser.error(
+            f"--train-windows/--test-windows: {args.env or DEFAULT_ENV} is not a replay market "
+            f"({', '.join(replay_markets())})"
+        )
     try:
         if args.train_windows is not None:
             overrides.update(window_overrides(parse_windows(args.train_windows, "--train-windows")))
