@@ -1,6 +1,7 @@
 """The order-book engine's public API in one place (the code lives in small modules beside it)."""
 
-from jaxlob.engine import apply_message, apply_messages, logical_index
+from jaxlob.engine import apply_message, apply_messages
+from jaxlob.priority import logical_index
 from jaxlob.records import BatchRecord, Fills, TradeTotals, add_totals, zero_totals
 from jaxlob.state import (
     DEFAULT_MAX_FILLS,

@@ -8,7 +8,8 @@ Row ``k`` of a LOBSTER orderbook file is the book after message ``k``. Three way
   file shows only the best L levels, so the engine misses orders deeper than that and drifts.
 - **re-synchronised**: the continuous replay, but whenever a side's visible levels differ from the
   file the engine replaces that side's visible price range with the file's levels (one aggregate
-  order per level) and keeps the orders it knows beyond that range.
+  order per level) and keeps the orders it knows beyond that range (``jaxlob.resync`` with
+  ``keep_queues=False``: there is no agent whose queue position to keep).
 
 A mismatch is *explained by unseen depth* when the engine and the file agree on every level inside
 the price range the previous row showed, and the previous row showed all L levels of that side: the
@@ -30,16 +31,10 @@ import numpy as np
 from jax import lax
 
 from jaxlob import messages as m
-from jaxlob.engine import apply_message, logical_index
-from jaxlob.lobster import LobsterDay
-from jaxlob.state import (
-    DUMMY_ASK_PRICE,
-    DUMMY_BID_PRICE,
-    SNAPSHOT_ID_BASE,
-    BookState,
-    Side,
-    book_from_snapshot,
-)
+from jaxlob.engine import apply_message
+from jaxlob.lobster.day import LobsterDay
+from jaxlob.resync import resync_side
+from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState, Side, book_from_snapshot
 from jaxlob.views import top_levels
 
 DEFAULT_CAPACITY = 256  # orders per side for continuous and re-synchronised replay
@@ -151,39 +146,16 @@ def _one_step_fn(num_levels: int):
     return run
 
 
-def _resync_side(side: Side, prices, sizes, is_ask: bool, arrival, tag: int):
-    """``side`` with the file's visible levels as one aggregate order each, and the engine's orders
-    beyond the file's last level kept behind them (all of them if the file shows every level it
-    has room for, none otherwise). Returns the side and the number of orders that did not fit."""
-    n = side.price.shape[-1]
-    num_levels = prices.shape[-1]
-    present = (sizes > 0) & (prices > DUMMY_BID_PRICE) & (prices < DUMMY_ASK_PRICE)
-    num_present = jnp.sum(present, dtype=_I32)
-    boundary = prices[num_levels - 1]
-    rank, valid = logical_index(side)
-    beyond = (side.price > boundary) if is_ask else (side.price < boundary)
-    deep = valid & (num_present == num_levels) & beyond
-    first_deep = jnp.sum(valid & ~deep, dtype=_I32)  # orders are sorted, so deep ones come last
-    num_deep = jnp.sum(deep, dtype=_I32)
-    slot = jnp.arange(n, dtype=_I32)
-    source = jnp.remainder(side.head + slot - num_present + first_deep, n)
-    from_file = slot < num_present
-    from_book = ~from_file & (slot < num_present + num_deep)
-    level = jnp.minimum(slot, num_levels - 1)
-
-    def field(file_value, book_field):
-        return jnp.where(from_file, file_value, jnp.where(from_book, book_field[source], 0))
-
-    new = Side(
-        price=field(prices[level], side.price),
-        quantity=field(sizes[level], side.quantity),
-        order_id=field(SNAPSHOT_ID_BASE - 2 * level - tag, side.order_id),
-        trader_id=field(0, side.trader_id),
-        arrival=field(arrival, side.arrival),
-        head=jnp.zeros((), _I32),
-        count=jnp.minimum(num_present + num_deep, n),
+def _resync_side(side: Side, prices, sizes, is_ask: bool, arrival):
+    """``side`` with the file's visible levels rebuilt as one aggregate order each and the engine's
+    orders beyond the file's last level kept behind them (all of them if the file shows every level
+    it has room for, none otherwise): ``jaxlob.resync`` keeping no trader's queues. Returns the side
+    and the number of orders that did not fit."""
+    nothing_to_cross = DUMMY_BID_PRICE if is_ask else DUMMY_ASK_PRICE  # no kept orders opposite
+    side, stats = resync_side(
+        side, prices, sizes, is_ask, arrival, nothing_to_cross, keep_trader=None, keep_queues=False
     )
-    return new, jnp.maximum(num_present + num_deep - n, 0)
+    return side, stats.dropped_orders
 
 
 @functools.cache
@@ -202,13 +174,13 @@ def _replay_fn(num_levels: int, resync: bool):
             asks, lost_a = lax.cond(
                 ask_ok,
                 keep,
-                lambda s: _resync_side(s, row[0::4], row[1::4], True, book.next_arrival, 0),
+                lambda s: _resync_side(s, row[0::4], row[1::4], True, book.next_arrival),
                 book.asks,
             )
             bids, lost_b = lax.cond(
                 bid_ok,
                 keep,
-                lambda s: _resync_side(s, row[2::4], row[3::4], False, book.next_arrival, 1),
+                lambda s: _resync_side(s, row[2::4], row[3::4], False, book.next_arrival),
                 book.bids,
             )
             book = book.replace(asks=asks, bids=bids)

@@ -1,7 +1,8 @@
 """The order-book message: one int32 vector of 8 fields, LOBSTER's fields plus trader id and time.
 
 Layout (index constants below): ``TYPE, DIRECTION, SIZE, PRICE, ORDER_ID, TRADER_ID, TIME_S, TIME_NS``.
-Prices are LOBSTER integers (1/10000 dollar) in int32; sizes are shares.
+Prices are LOBSTER integers in int32, ``PRICE_UNIT`` (10,000) of them to the dollar; sizes are shares.
+Times are whole seconds after midnight plus nanoseconds (``NANOS_PER_SECOND`` to the second).
 
 Event types (``TYPE``):
 
@@ -44,6 +45,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 NUM_FIELDS = 8
+PRICE_UNIT = 10_000  # LOBSTER price units per dollar (a price of 1234500 is $123.45)
+NANOS_PER_SECOND = 1_000_000_000
 TYPE, DIRECTION, SIZE, PRICE, ORDER_ID, TRADER_ID, TIME_S, TIME_NS = range(NUM_FIELDS)
 FIELD_NAMES = ("type", "direction", "size", "price", "order_id", "trader_id", "time_s", "time_ns")
 

@@ -1,10 +1,10 @@
 """What a message (or a batch of messages) did: fills, trade totals, per-trader volume and notional.
 
 Volumes are int32 shares and exact. Notionals are float32 sums of ``shares * price`` in LOBSTER price
-units (1/10000 dollar times shares): a product above 2**24 is rounded to about 6e-8 relative; the
-exact prices and quantities of each fill are in ``Fills``. A trade against a book order has a resting
-side and an aggressor: a SUBMIT or MARKET message is the aggressor of its fills; for EXECUTE the
-message's trader (0 for market data) is. Per-trader arrays have ``num_traders`` entries; volume of a
+units (``messages.PRICE_UNIT`` to the dollar) times shares: a product above 2**24 is rounded to
+about 6e-8 relative; the exact prices and quantities of each fill are in ``Fills``. A trade against
+a book order has a resting side and an aggressor: a SUBMIT or MARKET message is the aggressor of its
+fills; for EXECUTE the message's trader (0 for market data) is. Per-trader arrays have ``num_traders`` entries; volume of a
 trader id outside ``0..num_traders-1`` is counted in ``unattributed_volume``.
 """
 

@@ -22,15 +22,23 @@ adding at the back is the pessimistic choice for the kept trader's queue positio
 
 Orders that no longer fit the side's capacity after the additions are dropped from its worst end
 and counted, in the returned stats and in the book's ``evicted_*`` counters.
+
+``keep_queues=False`` (static) rebuilds the visible levels instead of adjusting them: every
+other-trader order inside the visible range is removed and each file level becomes one aggregate
+order (behind any kept orders at its price), as ``book_from_snapshot`` would build it; orders beyond
+the range are kept as above. The fidelity report (``jaxlob.fidelity``) re-synchronises this way, so
+that after a mismatch the engine's view of the visible levels is exactly the file's. ``keep_trader``
+None keeps no trader's orders.
 """
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxlob.engine import logical_index
+from jaxlob.priority import better_or_equal, in_priority_order, logical_index
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, SNAPSHOT_ID_BASE, BookState, Side
 
 _I32 = jnp.int32
@@ -58,24 +66,31 @@ def zero_stats() -> ResyncStats:
     return ResyncStats(z, z, z, z, z, z)
 
 
-def _logical(side: Side) -> tuple[Side, jax.Array]:
-    """The side's arrays in priority order (slot j = rank j) and the occupied mask."""
-    n = side.price.shape[-1]
-    idx = jnp.remainder(side.head + jnp.arange(n, dtype=_I32), n)
-    ordered = Side(
-        price=side.price[idx],
-        quantity=side.quantity[idx],
-        order_id=side.order_id[idx],
-        trader_id=side.trader_id[idx],
-        arrival=side.arrival[idx],
-        head=jnp.zeros((), _I32),
-        count=side.count,
-    )
-    return ordered, jnp.arange(n, dtype=_I32) < side.count
-
-
-def _better_or_equal(a, b, is_ask: bool):
-    return a <= b if is_ask else a >= b
+def _trim_queues(s: Side, in_range, at_level, prices, target, is_ask: bool):
+    """Other-trader quantities after trimming each visible level to the file's volume from the back
+    of its queue (latest arrivals first), orders at unlisted prices in range removed; and the shares
+    each level still lacks (added at the back by the caller)."""
+    matched = jnp.any(at_level, axis=1)
+    q_other = jnp.where(in_range, s.quantity, 0)
+    engine_volume = jnp.sum(jnp.where(at_level, q_other[:, None], 0), axis=0, dtype=_I32)
+    remove = jnp.maximum(engine_volume - target, 0)
+    add = jnp.maximum(target - engine_volume, 0)
+    # Removal from the back: other-trader shares behind each order at its level.
+    cum = jnp.cumsum(q_other, dtype=_I32)  # inclusive, priority order
+    better_than_level = jnp.sum(
+        jnp.where(
+            in_range[:, None] & ~better_or_equal(prices[None, :], s.price[:, None], is_ask),
+            q_other[:, None],
+            0,
+        ),
+        axis=0,
+        dtype=_I32,
+    )  # other-trader shares at prices strictly better than each level
+    level_of = lambda x: jnp.sum(jnp.where(at_level, x[None, :], 0), axis=1, dtype=_I32)  # noqa: E731
+    behind = level_of(engine_volume) - (cum - level_of(better_than_level))
+    cut = jnp.clip(level_of(remove) - behind, 0, s.quantity)
+    new_q = jnp.where(matched, s.quantity - cut, jnp.where(in_range, 0, s.quantity))
+    return new_q, add
 
 
 def resync_side(
@@ -85,7 +100,9 @@ def resync_side(
     is_ask: bool,
     arrival: jax.Array,
     opposite_kept_best: jax.Array,
-    keep_trader: int = AGENT_TRADER,
+    keep_trader: int | None = AGENT_TRADER,
+    *,
+    keep_queues: bool = True,
 ) -> tuple[Side, ResyncStats]:
     """One side set to the file's levels ``prices``/``sizes`` (best first, int32 dummies for empty
     levels) for every trader but ``keep_trader``; see the module docstring. ``arrival`` is the
@@ -94,8 +111,8 @@ def resync_side(
     n = side.price.shape[-1]
     num_levels = prices.shape[-1]
     tag = 0 if is_ask else 1
-    s, valid = _logical(side)
-    kept = valid & (s.trader_id == keep_trader)
+    s, valid = in_priority_order(side)
+    kept = jnp.zeros_like(valid) if keep_trader is None else valid & (s.trader_id == keep_trader)
     other = valid & ~kept
 
     present = (sizes > 0) & (prices > DUMMY_BID_PRICE) & (prices < DUMMY_ASK_PRICE)
@@ -107,37 +124,22 @@ def resync_side(
     boundary = jnp.where(
         full, prices[num_levels - 1], DUMMY_ASK_PRICE if is_ask else DUMMY_BID_PRICE
     )
-    in_range = other & _better_or_equal(s.price, boundary, is_ask)
-
+    in_range = other & better_or_equal(s.price, boundary, is_ask)
     # Level of each in-range other-trader order: (n, L) one-hot by price.
     at_level = in_range[:, None] & allowed[None, :] & (s.price[:, None] == prices[None, :])
-    matched = jnp.any(at_level, axis=1)
-    q_other = jnp.where(in_range, s.quantity, 0)
-    engine_volume = jnp.sum(jnp.where(at_level, q_other[:, None], 0), axis=0, dtype=_I32)
-    remove = jnp.maximum(engine_volume - target, 0)
-    add = jnp.maximum(target - engine_volume, 0)
 
-    # Removal from the back: other-trader shares behind each order at its level.
-    cum = jnp.cumsum(q_other, dtype=_I32)  # inclusive, priority order
-    better_than_level = jnp.sum(
-        jnp.where(
-            in_range[:, None] & ~_better_or_equal(prices[None, :], s.price[:, None], is_ask),
-            q_other[:, None],
-            0,
-        ),
-        axis=0,
-        dtype=_I32,
-    )  # other-trader shares at prices strictly better than each level
-    level_of = lambda x: jnp.sum(jnp.where(at_level, x[None, :], 0), axis=1, dtype=_I32)  # noqa: E731
-    behind = level_of(engine_volume) - (cum - level_of(better_than_level))
-    cut = jnp.clip(level_of(remove) - behind, 0, s.quantity)
-    new_q = jnp.where(matched, s.quantity - cut, jnp.where(in_range, 0, s.quantity))
+    if keep_queues:
+        new_q, add = _trim_queues(s, in_range, at_level, prices, target, is_ask)
+    else:
+        new_q, add = jnp.where(in_range, 0, s.quantity), target
     new_q = jnp.where(valid, new_q, 0)
     removed = jnp.sum(jnp.where(valid, s.quantity - new_q, 0), dtype=_I32)
 
     # Additions: merge into the level's aggregate order when it is behind every kept order there.
     aggregate = at_level & (s.order_id <= SNAPSHOT_ID_BASE)[:, None]
     has_aggregate = jnp.any(aggregate, axis=0)
+    if not keep_queues:  # rebuilt levels never merge: each addition is a new aggregate order
+        has_aggregate = jnp.zeros_like(has_aggregate)
     aggregate_arrival = jnp.sum(jnp.where(aggregate, s.arrival[:, None], 0), axis=0, dtype=_I32)
     kept_at = kept[:, None] & (s.price[:, None] == prices[None, :])
     kept_behind = jnp.any(kept_at & (s.arrival[:, None] > aggregate_arrival[None, :]), axis=0)
@@ -153,10 +155,10 @@ def resync_side(
 
     # Merge the kept orders and the new ones into priority order by computing positions.
     keep = valid & (new_q > 0)
-    new_better = new_order[None, :] & ~_better_or_equal(s.price[:, None], prices[None, :], is_ask)
+    new_better = new_order[None, :] & ~better_or_equal(s.price[:, None], prices[None, :], is_ask)
     pos_existing = jnp.cumsum(keep, dtype=_I32) - 1 + jnp.sum(new_better, axis=1, dtype=_I32)
     existing_ahead = jnp.sum(
-        keep[:, None] & _better_or_equal(s.price[:, None], prices[None, :], is_ask),
+        keep[:, None] & better_or_equal(s.price[:, None], prices[None, :], is_ask),
         axis=0,
         dtype=_I32,
     )
@@ -173,7 +175,7 @@ def resync_side(
     lost = pos >= n
     lost = lost & jnp.concatenate([keep, new_order])
     all_q = jnp.concatenate([new_q, jnp.where(new_order, add, 0)])
-    all_trader = jnp.concatenate([s.trader_id, jnp.zeros((num_levels,), _I32)])
+    all_kept = jnp.concatenate([kept, jnp.zeros((num_levels,), jnp.bool_)])
     new_side = Side(
         price=place(s.price, prices),
         quantity=place(new_q, add),
@@ -188,14 +190,17 @@ def resync_side(
         removed=removed,
         dropped_orders=jnp.sum(lost, dtype=_I32),
         dropped_shares=jnp.sum(jnp.where(lost, all_q, 0), dtype=_I32),
-        dropped_kept=jnp.sum(jnp.where(lost & (all_trader == keep_trader), all_q, 0), dtype=_I32),
+        dropped_kept=jnp.sum(jnp.where(lost & all_kept, all_q, 0), dtype=_I32),
         skipped=skipped,
     )
     return new_side, stats
 
 
-def kept_best(side: Side, is_ask: bool, keep_trader: int = AGENT_TRADER) -> jax.Array:
-    """Best price of ``keep_trader``'s orders on a side, or the side's dummy price when it has none."""
+def kept_best(side: Side, is_ask: bool, keep_trader: int | None = AGENT_TRADER) -> jax.Array:
+    """Best price of ``keep_trader``'s orders on a side, or the side's dummy price when it has none
+    (always, for ``keep_trader`` None)."""
+    if keep_trader is None:
+        return jnp.asarray(DUMMY_ASK_PRICE if is_ask else DUMMY_BID_PRICE, _I32)
     _, valid = logical_index(side)
     mine = valid & (side.trader_id == keep_trader)
     if is_ask:
@@ -204,20 +209,43 @@ def kept_best(side: Side, is_ask: bool, keep_trader: int = AGENT_TRADER) -> jax.
 
 
 def resync_book(
-    book: BookState, row: jax.Array, keep_trader: int = AGENT_TRADER
+    book: BookState,
+    row: jax.Array,
+    keep_trader: int | None = AGENT_TRADER,
+    *,
+    keep_queues: bool = True,
 ) -> tuple[BookState, ResyncStats]:
     """Both sides of ``book`` re-synchronised to the int32 LOBSTER row ``row`` (ask price 1, ask size
-    1, bid price 1, bid size 1, ...), ``keep_trader``'s orders kept in place. The new orders count as
-    one message's arrival: ``next_arrival`` advances by one."""
+    1, bid price 1, bid size 1, ...), ``keep_trader``'s orders kept in place (``keep_queues``: see
+    the module docstring). The new orders count as one message's arrival: ``next_arrival`` advances
+    by one."""
+    chex.assert_rank(row, 1)
+    chex.assert_type(row, int)
+    if row.shape[0] % 4:
+        raise ValueError(f"resync row: expected 4 values per level, got shape {row.shape}")
     row = jnp.asarray(row, _I32)
     arrival = book.next_arrival
     best_kept_bid = kept_best(book.bids, False, keep_trader)
     best_kept_ask = kept_best(book.asks, True, keep_trader)
     asks, sa = resync_side(
-        book.asks, row[0::4], row[1::4], True, arrival, best_kept_bid, keep_trader
+        book.asks,
+        row[0::4],
+        row[1::4],
+        True,
+        arrival,
+        best_kept_bid,
+        keep_trader,
+        keep_queues=keep_queues,
     )
     bids, sb = resync_side(
-        book.bids, row[2::4], row[3::4], False, arrival, best_kept_ask, keep_trader
+        book.bids,
+        row[2::4],
+        row[3::4],
+        False,
+        arrival,
+        best_kept_ask,
+        keep_trader,
+        keep_queues=keep_queues,
     )
     stats = jax.tree.map(jnp.add, sa, sb)
     counters = book.counters.replace(

@@ -5,13 +5,15 @@ physical slot ``(head + j) % capacity``; the first ``count`` logical slots hold 
 price (best first) and, within a price, by arrival sequence. A ring buffer makes the removal of the
 filled prefix after a sweep a move of ``head`` instead of a shift of every array; an insert or a
 single removal shifts part of the side by one slot towards the back (one static roll and a select;
-a removal then advances ``head``). Use ``jaxlob.views`` to read the book rather than the raw
+a removal then advances ``head``). ``jaxlob.priority`` holds the arithmetic of this layout (ranks,
+slots, prefix sums in priority order); use ``jaxlob.views`` to read the book rather than the raw
 arrays. Free slots hold zeros.
 
-Prices are LOBSTER integers (1/10000 dollar) in int32. LOBSTER marks empty levels of its orderbook
-files with the dummy prices +9999999999 (asks) and -9999999999 (bids), which do not fit int32; the
-engine uses ``DUMMY_ASK_PRICE = 2**31 - 1`` and ``DUMMY_BID_PRICE = -(2**31 - 1)`` instead, and
-``lobster_row_to_int32`` maps LOBSTER's values to them.
+Prices are LOBSTER integers (``messages.PRICE_UNIT`` to the dollar) in int32. LOBSTER marks empty
+levels of its orderbook files with the dummy prices +9999999999 (asks) and -9999999999 (bids), which
+do not fit int32; the engine uses ``DUMMY_ASK_PRICE = 2**31 - 1`` and
+``DUMMY_BID_PRICE = -(2**31 - 1)`` instead, and ``lobster_row_to_int32`` maps LOBSTER's values to
+them.
 
 Limits: capacity up to ``MAX_CAPACITY`` orders per side; the shares resting on one side, and the size
 of one message, must stay below 2**31 (int32 prefix sums).
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from jaxlob.priority import price_sort_key
 
 DUMMY_ASK_PRICE = 2**31 - 1
 DUMMY_BID_PRICE = -(2**31 - 1)
@@ -171,7 +176,7 @@ def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int):
     """One side of a snapshot: one aggregate order per non-empty level, best first."""
     num_levels = prices.shape[0]
     present = (sizes > 0) & (prices > 0) & (prices < DUMMY_ASK_PRICE)
-    key = jnp.where(present, prices if is_ask else -prices, DUMMY_ASK_PRICE)
+    key = jnp.where(present, price_sort_key(prices, is_ask), DUMMY_ASK_PRICE)  # empty levels last
     order = jnp.argsort(key, stable=True)
     prices, sizes, present = prices[order], sizes[order], present[order]
     level = jnp.arange(num_levels, dtype=jnp.int32)
@@ -217,7 +222,9 @@ def book_from_snapshot(
     ``SNAPSHOT_ID_BASE``. Levels beyond ``capacity`` are counted as evicted.
     """
     _check_static(capacity, max_fills, num_traders)
-    if not isinstance(row, jax.Array):
+    if isinstance(row, jax.Array):
+        chex.assert_type(row, int)  # a float row would be truncated silently below
+    else:
         row = lobster_row_to_int32(row)
     row = jnp.asarray(row, jnp.int32)
     if row.shape != (4 * num_levels,):

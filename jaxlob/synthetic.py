@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxlob import messages as m
-from jaxlob.lobster import NANOS, write_messages, write_orderbook
+from jaxlob.lobster.write import write_messages, write_orderbook
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
 
 
@@ -36,7 +36,7 @@ def _power_law(k: float, alpha: float, n: int) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class ZeroIntelligenceParams:
-    """Rates are per second and per side; prices in LOBSTER units (1/10000 dollar)."""
+    """Rates are per second and per side; prices in LOBSTER units (``PRICE_UNIT`` to the dollar)."""
 
     limit_rates: tuple[float, ...] = _power_law(1.92, 0.52, 10)  # by distance 1..D in ticks
     cancel_rates: tuple[float, ...] = (0.71, 0.81, 0.68, 0.56, 0.47)  # per order, by distance
@@ -45,8 +45,8 @@ class ZeroIntelligenceParams:
     partial_cancel_probability: float = 0.1
     max_lots: int = 5  # sizes of limit and market orders: 1..max_lots lots
     lot: int = 100
-    tick: int = 100  # one cent
-    initial_bid: int = 1_000_000  # $100.00
+    tick: int = m.PRICE_UNIT // 100  # one cent
+    initial_bid: int = 100 * m.PRICE_UNIT  # $100.00
     initial_spread_ticks: int = 1
     initial_orders_per_level: int = 2  # orders placed at distances 1..D before the clock starts
     levels: int = 15  # price levels a side may hold (and the orderbook file shows)
@@ -93,7 +93,7 @@ class _Simulation:
         self.rng = rng
         self.asks, self.bids = _Side(True), _Side(False)
         self.next_id = 1
-        self.start_ns = start_s * NANOS
+        self.start_ns = start_s * m.NANOS_PER_SECOND
         self.now_ns = self.start_ns
         self.messages: list[tuple] = []
         self.rows: list[list[int]] = []
@@ -105,7 +105,7 @@ class _Simulation:
         return self.asks if is_ask else self.bids
 
     def record(self, typ: int, oid: int, size: int, price: int, direction: int) -> None:
-        s, ns = divmod(self.now_ns, NANOS)
+        s, ns = divmod(self.now_ns, m.NANOS_PER_SECOND)
         self.messages.append((typ, direction, size, price, oid, 0, s, ns))
         self.rows.append(self.top_row())
 
@@ -206,7 +206,7 @@ class _Simulation:
         fixed = np.concatenate([limit, limit, [p.market_rate] * 2, [p.hidden_rate] * 2])
         total = fixed.sum() + cancel.sum()
         wait = self.rng.exponential(1.0 / total)
-        self.now_ns += int(round(wait * NANOS))
+        self.now_ns += int(round(wait * m.NANOS_PER_SECOND))
         choice = self.rng.random() * total
         if choice < fixed.sum():
             event = int(np.searchsorted(np.cumsum(fixed), choice, side="right"))
@@ -250,7 +250,7 @@ def simulate(
     params = params or ZeroIntelligenceParams()
     sim = _Simulation(params, np.random.default_rng(seed), start_s)
     sim.initial_book()
-    end_ns = sim.start_ns + int(round(seconds * NANOS))
+    end_ns = sim.start_ns + int(round(seconds * m.NANOS_PER_SECOND))
     while True:
         before = (sim.now_ns, len(sim.messages))
         sim.step()

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlob.engine import logical_index
+from jaxlob.priority import logical_index, ring_cumsum, slot_of_rank
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState, Side
 
 _I32 = jnp.int32
@@ -32,13 +32,8 @@ def _side_levels(side: Side, k: int, empty_price: int) -> tuple[jax.Array, jax.A
     rank, valid = logical_index(side)
     previous_price = jnp.concatenate([side.price[-1:], side.price[:-1]])
     starts = valid & ((rank == 0) | (side.price != previous_price))
-    # Level of each slot: number of level starts up to it, in priority (ring) order.
-    n = side.price.shape[-1]
-    slot = jnp.arange(n, dtype=_I32)
-    wrapped = slot < side.head
-    inclusive = jnp.cumsum(starts, dtype=_I32)
-    before_head = jnp.sum(jnp.where(wrapped, starts, 0), dtype=_I32)
-    level = inclusive - before_head + jnp.where(wrapped, inclusive[-1], 0) - 1
+    # Level of each slot: number of level starts up to it, in priority (ring) order, less one.
+    level = ring_cumsum(starts.astype(_I32), side.head) - 1
     in_level = valid[None, :] & (level[None, :] == jnp.arange(k, dtype=_I32)[:, None])
     sizes = jnp.sum(jnp.where(in_level, side.quantity[None, :], 0), axis=1, dtype=_I32)
     prices = jnp.sum(
@@ -63,8 +58,7 @@ def top_levels(book: BookState, k: int) -> jax.Array:
 def side_orders(side: Side) -> dict[str, np.ndarray]:
     """Host copy of one (unbatched) side's orders in priority order, one NumPy array per field."""
     side = jax.device_get(side)
-    n = side.price.shape[-1]
-    order = (int(side.head) + np.arange(int(side.count))) % n
+    order = slot_of_rank(int(side.head), np.arange(int(side.count)), side.price.shape[-1])
     return {name: np.asarray(getattr(side, name))[order] for name in SIDE_FIELDS}
 
 

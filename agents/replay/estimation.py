@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxlob import messages as m
 
-NANOS = 1_000_000_000
+NANOS = m.NANOS_PER_SECOND
 
 
 def _windows(data) -> int:

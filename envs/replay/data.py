@@ -5,14 +5,14 @@ the orderbook row the window starts from, and the orderbook row after each step'
 the re-synchronised mode aligns the book to). Arrays live in the params pytree, never on the
 environment object, so days can be vmapped and jit does not embed them as constants.
 
-`load_data` reads a LOBSTER pair through a `.npz` cache beside `jaxlob.lobster`'s (same folder, same
-content-hash key), `from_day` builds data from a loaded (or cut) `LobsterDay` without a cache, and
-`stack_days` stacks the data of several days along a new leading axis for `jax.vmap`.
+`load_data` reads a LOBSTER pair through the `.npz` cache of `jaxlob.cache` (the folder that
+`jaxlob.lobster.load_windows` uses, keyed by both files' bytes and every parameter), `from_day`
+builds data from a loaded (or cut) `LobsterDay` without a cache, and `stack_days` stacks the data
+of several days along a new leading axis for `jax.vmap`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import jax
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxlob import lobster
+from jaxlob import cache, lobster
 from jaxlob import messages as m
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -125,11 +125,14 @@ def from_day(
     )
 
 
-def _cache_file(msg, book, window_seconds, messages_per_step, max_steps, cache_dir) -> Path:
-    base = lobster.cache_path(
-        msg, book, window_seconds, messages_per_step, max_steps, None, cache_dir
-    )
-    return base.with_name(f"{base.stem}_replay_v{CACHE_FORMAT}.npz")
+def _cache_path(msg, book, window_seconds, messages_per_step, max_steps, folder) -> Path:
+    params = {
+        "replay_v": CACHE_FORMAT,
+        "w": window_seconds,
+        "p": messages_per_step,
+        "s": max_steps,
+    }
+    return cache.entry_path(folder, lobster.day_label(msg), (msg, book), params)
 
 
 def load_data(
@@ -142,31 +145,25 @@ def load_data(
 ) -> ReplayData:
     """Replay data of a LOBSTER pair (default: the shipped GOOG day), through the `.npz` cache.
 
-    ``cache_dir`` defaults to `jaxlob.lobster.default_cache_dir()`; ``False`` turns the cache off.
-    The key hashes both files' bytes and every parameter, so an edited file is never served stale.
+    ``cache_dir`` defaults to `jaxlob.cache.default_cache_dir()`; ``False`` turns the cache off.
+    The key hashes both files' bytes and every parameter, so an edited file is never served stale;
+    a damaged cache file is rebuilt.
     """
     if message_path is None or orderbook_path is None:
         message_path, orderbook_path = default_files()
-    use_cache = cache_dir is not False
+    folder = cache.cache_folder(cache_dir)
     path = None
-    if use_cache:
-        cache_dir = lobster.default_cache_dir() if cache_dir is None else Path(cache_dir)
-        path = _cache_file(
-            message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache_dir
+    if folder is not None:
+        path = _cache_path(
+            message_path, orderbook_path, window_seconds, messages_per_step, max_steps, folder
         )
-        if path.exists():
-            try:
-                with np.load(path) as stored:
-                    return ReplayData(**{name: stored[name] for name in _ARRAYS})
-            except (OSError, KeyError, ValueError):
-                pass  # a damaged cache file is rebuilt below
+        stored = cache.load(path, _ARRAYS)
+        if stored is not None:
+            return ReplayData(**stored)
     day = lobster.load_day(message_path, orderbook_path)
     data = from_day(day, window_seconds, messages_per_step, max_steps)
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **{name: np.asarray(getattr(data, name)) for name in _ARRAYS})
-        os.replace(tmp, path)
+    if path is not None:
+        cache.save(path, {name: getattr(data, name) for name in _ARRAYS})
     return data
 
 

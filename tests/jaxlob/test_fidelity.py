@@ -171,7 +171,7 @@ def test_resync_side_puts_file_levels_first_and_keeps_deeper_orders():
     book = book_from_snapshot(jnp.asarray(snapshot), 8, 4)
     row = np.array([DUMMY_ASK_PRICE, 0, 99, 2, DUMMY_ASK_PRICE, 0, 98, 4], np.int32)
     side, lost = fidelity._resync_side(
-        book.bids, jnp.asarray(row[2::4]), jnp.asarray(row[3::4]), False, 50, 1
+        book.bids, jnp.asarray(row[2::4]), jnp.asarray(row[3::4]), False, 50
     )
     orders = views.side_orders(side)
     np.testing.assert_array_equal(orders["price"], [99, 98, 97, 96])
@@ -180,7 +180,7 @@ def test_resync_side_puts_file_levels_first_and_keeps_deeper_orders():
     # a file side with fewer levels than the file has room for shows all there is: nothing kept
     row[6:8] = [DUMMY_BID_PRICE, 0]
     side, _ = fidelity._resync_side(
-        book.bids, jnp.asarray(row[2::4]), jnp.asarray(row[3::4]), False, 50, 1
+        book.bids, jnp.asarray(row[2::4]), jnp.asarray(row[3::4]), False, 50
     )
     np.testing.assert_array_equal(views.side_orders(side)["price"], [99])
 

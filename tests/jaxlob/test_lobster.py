@@ -14,6 +14,7 @@ import pytest
 
 from jaxlob import lobster
 from jaxlob import messages as m
+from jaxlob.cache import default_cache_dir
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -310,7 +311,7 @@ def test_cache_is_keyed_by_content_and_parameters(tmp_path, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed although cached")
 
-    monkeypatch.setattr(lobster, "load_day", no_parsing)
+    monkeypatch.setattr(lobster.windows, "load_day", no_parsing)
     again = lobster.load_windows(msg, book, cache_dir=cache)
     for name in ("messages", "initial_book", "final_book", "num_messages", "start_s", "day"):
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
@@ -326,9 +327,9 @@ def test_cache_is_keyed_by_content_and_parameters(tmp_path, monkeypatch):
         shutil.copy(src / f"{CORPUS_STEM}_{kind}_2.csv", folder)
     edited_msg = folder / f"{CORPUS_STEM}_message_2.csv"
     edited_book = folder / f"{CORPUS_STEM}_orderbook_2.csv"
-    before = lobster.cache_path(edited_msg, edited_book, 1800, 100, None, None, cache)
+    before = lobster.windows_cache_path(edited_msg, edited_book, 1800, 100, None, None, cache)
     edited_msg.write_text(edited_msg.read_text().replace("34200.5,5,0,10", "34200.5,5,0,11"))
-    after = lobster.cache_path(edited_msg, edited_book, 1800, 100, None, None, cache)
+    after = lobster.windows_cache_path(edited_msg, edited_book, 1800, 100, None, None, cache)
     assert before != after
     lobster.load_windows(edited_msg, edited_book, cache_dir=False)
     assert not list(folder.glob("*.npz"))
@@ -336,7 +337,7 @@ def test_cache_is_keyed_by_content_and_parameters(tmp_path, monkeypatch):
 
 def test_default_cache_is_outside_the_repository(monkeypatch, tmp_path):
     monkeypatch.delenv("JAXLOB_CACHE_DIR", raising=False)
-    default = lobster.default_cache_dir().resolve()
+    default = default_cache_dir().resolve()
     assert REPO not in default.parents and default != REPO
     monkeypatch.setenv("JAXLOB_CACHE_DIR", str(tmp_path))
-    assert lobster.default_cache_dir() == tmp_path
+    assert default_cache_dir() == tmp_path

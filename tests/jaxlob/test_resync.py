@@ -175,3 +175,20 @@ def test_overflow_is_dropped_from_the_worst_end_and_counted():
     assert int(stats.dropped_shares) == 11
     assert int(stats.dropped_kept) == 9
     assert int(synced.counters.evicted_orders) == int(book.counters.evicted_orders) + 3
+
+
+def test_rebuilding_the_levels_replaces_other_orders_with_one_aggregate_behind_the_agent():
+    # bid 100: snapshot 100, agent 50, data 80; the file shows 120 there and a new level at 99
+    book = _book([(101, 10)], [(100, 100)], [_agent(m.BUY, 50, 100, 1), _data(m.BUY, 80, 100, 9)])
+    row = _row([(101, 10)], [(100, 120), (99, 30)])
+    rebuild = jax.jit(lambda b, r: resync_book(b, r, keep_queues=False))
+    synced, stats = rebuild(book, row)
+    assert _orders(synced, "bids") == [(100, 50, AGENT), (100, 120, 0), (99, 30, 0)]
+    assert _orders(synced, "asks") == [(101, 10, 0)]  # rebuilt too: one aggregate, same volume
+    assert int(stats.removed) == 180 + 10 and int(stats.added) == 120 + 30 + 10
+    # every new order is an aggregate the engine's unknown-id fallback can reduce
+    ids = jl.book_orders(synced)["bids"]["order_id"][1:]
+    assert (ids <= SNAPSHOT_ID_BASE).all()
+    # keep_trader None keeps nobody: the agent's order goes as well
+    synced, _ = jax.jit(lambda b, r: resync_book(b, r, None, keep_queues=False))(book, row)
+    assert _orders(synced, "bids") == [(100, 120, 0), (99, 30, 0)]

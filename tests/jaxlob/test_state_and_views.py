@@ -107,3 +107,20 @@ def test_top_levels_aggregate_orders_at_a_price_across_the_ring_wrap():
     assert int(book.asks.head) == 1 and int(book.asks.count) == 4
     assert jl.top_levels(book, 3).tolist()[0::4] == [102, 103, jl.DUMMY_ASK_PRICE]
     assert jl.top_levels(book, 3).tolist()[1::4] == [13, 17, 0]
+
+
+def test_engine_boundaries_reject_arrays_of_the_wrong_shape_or_dtype():
+    """Trace-time checks (free under jit): a float message or row would be truncated silently."""
+    book = jl.empty_book(4)
+    good = np.zeros((3, m.NUM_FIELDS), np.int32)
+    jl.apply_messages(book, good)
+    with pytest.raises(AssertionError, match="type"):
+        jl.apply_messages(book, good.astype(np.float32))
+    with pytest.raises(AssertionError):
+        jl.apply_messages(book, good[:, :-1])
+    with pytest.raises(AssertionError):
+        jl.apply_messages(book, good[0])
+    with pytest.raises(AssertionError):
+        jl.apply_message(book, good[0, :-1])
+    with pytest.raises(AssertionError, match="type"):
+        jl.book_from_snapshot(jnp.asarray(LOBSTER_ROW[:4], jnp.float32), 4, 1)
