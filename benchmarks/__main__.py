@@ -17,12 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-# One XLA host device per core, so CPU benchmarks can use every core (set before JAX starts).
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
-    ).strip()
+# One XLA host device per core, so CPU benchmarks can use every core, and XLA:CPU's concurrency
+# scheduler off: with it, the vmapped training sweep of `training_throughput` hangs (STYLE.md's
+# known pitfall). Both are set before JAX starts.
+_FLAGS = {
+    "xla_force_host_platform_device_count": f"--xla_force_host_platform_device_count={os.cpu_count() or 1}",
+    "xla_cpu_enable_concurrency_optimized_scheduler": "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+}
+for _name, _flag in _FLAGS.items():
+    if _name not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 
 import jax  # noqa: E402
 
