@@ -24,7 +24,7 @@ from agents.evaluation import evaluate_policy
 from agents.learned import load_trained
 from agents.registry import make_agent
 from envs.catalog import make_any
-from envs.overrides import parse_assignments
+from envs.overrides import attach_negative_values, parse_assignments
 
 
 def _pairs(parser: argparse.ArgumentParser, items: list[str], flag: str) -> dict[str, str]:
@@ -79,7 +79,8 @@ def format_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(attach_negative_values(argv, ("--seed", "--episodes", "--batch-size")))
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
     if args.batch_size < 1:

@@ -10,8 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import gymnax
+import numpy as np
 
 from envs import make, registered
+from envs.overrides import as_integer, as_number
+
+
+def _coerce(env_name: str, field: str, value: Any, current: Any) -> Any:
+    """An override for a gymnax params field, converted to the field's kind (bool, integer or
+    number), or a one-line ValueError naming the field."""
+    kind = np.asarray(current).dtype
+    if np.shape(current) != ():
+        raise ValueError(f"{field}: {env_name}'s field is an array; only scalar fields take --set")
+    if kind == np.bool_:
+        if not isinstance(value, bool):
+            raise ValueError(f"{field}: must be true or false, got {value!r}")
+        return value
+    if np.issubdtype(kind, np.integer):
+        return as_integer(field, value)
+    return as_number(field, value)
 
 
 def known_environments() -> tuple[str, ...]:
@@ -35,6 +52,10 @@ def make_any(name: str, overrides: tuple[tuple[str, Any], ...] | dict = ()) -> t
         unknown = sorted(k for k in overrides if not hasattr(params, k))
         if unknown:
             known = ", ".join(sorted(params.__dataclass_fields__))
-            raise ValueError(f"{unknown[0]}: {name} params have no field of that name; known: {known}")
-        return env, params.replace(**overrides)
+            raise ValueError(
+                f"{unknown[0]}: {name} params have no field of that name; known: {known}"
+            )
+        return env, params.replace(
+            **{k: _coerce(name, k, v, getattr(params, k)) for k, v in overrides.items()}
+        )
     raise ValueError(f"{name}: unknown environment; known: {', '.join(known_environments())}")

@@ -12,7 +12,8 @@ its ``--set`` items here, so a value means the same everywhere:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 _BOOLEANS = {"true": True, "false": False}
@@ -46,4 +47,55 @@ def parse_assignments(items: Iterable[str], flag: str = "--set") -> dict[str, An
         if not sep or not name.strip() or not value.strip():
             raise ValueError(f"{flag} {item!r}: expected field=value")
         out[name.strip()] = parse_value(value)
+    return out
+
+
+def as_integer(name: str, value: Any) -> int:
+    """`value` as an int for field `name` (an integral number, not a bool), or a one-line
+    ValueError naming the field."""
+    try:
+        number = float(value)
+        if isinstance(value, bool) or not number.is_integer():
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name}: must be an integer, got {value!r}") from None
+    return int(number)
+
+
+def as_number(name: str, value: Any) -> float:
+    """`value` as a finite float for field `name`, or a one-line ValueError naming the field."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return number
+
+
+def attach_negative_values(argv: Sequence[str], value_flags: Iterable[str]) -> list[str]:
+    """``["--lr", "-1e-3"]`` -> ``["--lr=-1e-3"]`` for options that take a value, so that a
+    negative number reaches the option (and its one-line validation) instead of being read as an
+    unknown flag: argparse only recognises plain negative decimals, not ``-1e-3`` or ``-inf``."""
+    flags = set(value_flags)
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        following = items[i + 1] if i + 1 < len(items) else None
+        if item in flags and following is not None and following.startswith("-"):
+            try:
+                float(following)
+            except ValueError:
+                out.append(item)
+                i += 1
+                continue
+            out.append(f"{item}={following}")
+            i += 2
+            continue
+        out.append(item)
+        i += 1
     return out

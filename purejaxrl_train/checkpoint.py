@@ -21,6 +21,7 @@ import numpy as np
 
 from agents.learned.checkpoint import FORMAT, META_FILE, PARAMS_FILE, read_arrays, read_meta
 from agents.learned.normalization import RunningMeanStd
+from purejaxrl_train import run_dir as run_dir_module
 from purejaxrl_train.config import TrainConfig, config_from_dict, config_to_dict
 from purejaxrl_train.trainer import build
 
@@ -53,7 +54,8 @@ def save_checkpoint(run_dir: str | Path, config: TrainConfig, params, obs_rms) -
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     payload = {"params": jax.device_get(params), "obs_rms": jax.device_get(obs_rms)}
-    (run_dir / PARAMS_FILE).write_bytes(flax.serialization.to_bytes(payload))
+    # Atomic writes, parameters first: a checkpoint.json always describes a complete msgpack.
+    run_dir_module.atomic_write(run_dir / PARAMS_FILE, flax.serialization.to_bytes(payload))
     shapes = jax.tree.map(lambda x: list(np.shape(x)), payload)
     meta = {
         "format": FORMAT,
@@ -61,7 +63,7 @@ def save_checkpoint(run_dir: str | Path, config: TrainConfig, params, obs_rms) -
         "versions": versions(),
         "shapes": flax.serialization.to_state_dict(shapes),
     }
-    (run_dir / META_FILE).write_text(json.dumps(meta, indent=2, default=_jsonable))
+    run_dir_module.atomic_write(run_dir / META_FILE, json.dumps(meta, indent=2, default=_jsonable))
     return run_dir / PARAMS_FILE
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from envs.overrides import parse_assignments
+from envs.overrides import attach_negative_values, parse_assignments
 
 EVAL_SEED_OFFSET = 1_000_003  # the final evaluation's seed is the run's seed plus this
 # Hyperparameter flags: command-line name -> HyperParams field.
@@ -38,6 +38,9 @@ STATIC_FLAGS = {
     "log-interval": ("log_interval", int),
     "eval-episodes": ("eval_episodes", int),
 }
+
+# Options whose value may be a negative number (`--lr -1e-3` must reach the validation).
+NUMBER_FLAGS = ("--seed", "--seeds", *(f"--{f}" for f in (*HP_FLAGS, *STATIC_FLAGS)))
 
 
 def _common_arguments(parser: argparse.ArgumentParser, sweep: bool) -> None:
@@ -160,6 +163,13 @@ def resolve_config(parser, args, sweep: bool):
         config = default_config(args.env or DEFAULT_ENV, **changes)
     except ValueError as err:
         parser.error(str(err))
+    for field, values in grid:  # every swept value must be one a single run accepts
+        flag = next(f for f, name in HP_FLAGS.items() if name == field)
+        for value in values:
+            try:
+                config.replace(hparams=config.hparams.replace(**{field: value}))
+            except ValueError as err:
+                parser.error(f"--{flag} {value:g}: {err}")
     return config, tuple(grid)
 
 
@@ -337,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     train_parser, sweep_parser = build_parsers()
     is_sweep = bool(argv) and argv[0] == "sweep"
     parser = sweep_parser if is_sweep else train_parser
-    args = parser.parse_args(argv[1:] if is_sweep else argv)
+    argv = attach_negative_values(argv[1:] if is_sweep else argv, NUMBER_FLAGS)
+    args = parser.parse_args(argv)
 
     from purejaxrl_train.run_dir import default_run_dir
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import datetime
 import importlib.util
+import io
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,25 @@ def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
     return Path(root) / f"{config.env_name}-{kind}-{stamp}"
 
 
-def write_json(path: Path, data) -> None:
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and a rename, so that a
+    reader (or a run stopped half-way) sees the old file or the new one, never a part of one."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write(path, json.dumps(data, indent=2, default=_plain) + "\n")
 
 
 def _plain(value):
@@ -66,13 +84,11 @@ def metrics_table(metrics: dict, steps_per_update: int) -> list[dict]:
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
     """Rows of one table (the first row's keys are the columns)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(Path(path), text.getvalue())
 
 
 def write_metrics(run_dir: Path, rows: list[dict]) -> Path:

@@ -75,11 +75,16 @@ def read_arrays(run_dir: str | Path, actor: ActorCritic) -> tuple[Any, RunningMe
         "obs_rms": RunningMeanStd.create((actor.obs_dim,)),
     }
     try:
-        restored = flax.serialization.from_bytes(template, params_path.read_bytes())
-    except Exception as err:  # msgpack raises its own types for damaged files
+        state = flax.serialization.msgpack_restore(params_path.read_bytes())
+    except Exception as err:  # msgpack raises its own types for damaged bytes
         raise ValueError(
-            f"{params_path}: unreadable or not the network of its config "
-            f"({type(err).__name__}: {err})"
+            f"{params_path}: corrupt or truncated (not a flax msgpack file: {type(err).__name__})"
+        ) from None
+    try:
+        restored = flax.serialization.from_state_dict(template, state)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{params_path}: does not match the network of its config ({err})"
         ) from None
     for (path, want), got in zip(
         jax.tree_util.tree_leaves_with_path(template), jax.tree.leaves(restored), strict=True

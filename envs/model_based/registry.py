@@ -20,6 +20,7 @@ from envs.model_based import validation as check
 from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, MarketConfig, ModelBasedMarket
 from envs.model_based.presets import PRESETS, Preset
+from envs.overrides import as_integer
 
 COMPONENTS = ("midprice", "arrivals", "fill", "impact", "reward")
 STATIC_OPTIONS = ("normalize_obs", "exact_counts")
@@ -62,9 +63,7 @@ def resolve_name(name: str, paths: dict[str, tuple[str, ...]], preset: str) -> t
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert an override value to the dtype and shape of the field it replaces."""
     if name.split(".")[-1] in _INT_FIELDS:
-        if isinstance(value, bool) or not float(value).is_integer():
-            raise ValueError(f"{name}: must be an integer, got {value!r}")
-        return int(value)
+        return as_integer(name, value)
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
