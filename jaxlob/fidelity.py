@@ -13,10 +13,19 @@ Row ``k`` of a LOBSTER orderbook file is the book after message ``k``. Three way
 
 A mismatch is *explained by unseen depth* when the engine and the file agree on every level inside
 the price range the previous row showed, and the previous row showed all L levels of that side: the
-difference then lies in depth the file never showed. Anything else is *unexplained*: a fault of the
-engine (or of the data). The one-step and re-synchronised books agree with the previous row on its
-visible range before the message, so every mismatch there must be explained; in continuous replay the
-engine's book has drifted and mismatches are only counted.
+difference then lies in depth the file never showed. In re-synchronised replay a mismatch is also
+explained when the message names an order the file never showed entering (``unseen_orders``).
+Anything else is *unexplained*. In continuous replay the engine's book has drifted and mismatches
+are only counted.
+
+What an unexplained row means (``python -m jaxlob check --strict`` fails on one): one-step, the
+engine applied a message to the file's own visible levels and got another book, a fault of the
+engine or of the data. Re-synchronised, it can also be an *order-level* divergence: resync is
+level-only (one aggregate order per visible level), so when the engine's individual orders differ
+from the real ones while every level total agrees (which order rests at which price, in what queue
+order), nothing corrects them, and a later cancel or execution can leave a row that neither rule
+explains. On the GOOG sample day (levels 1, 5, 10) no row is unexplained; LOBSTER's AAPL level-1
+and AMZN level-5 samples (not shipped here) are reported to have one such re-synchronised row each.
 """
 
 from __future__ import annotations

@@ -13,13 +13,24 @@ the book unchanged.
 
 A market order becomes one LOBSTER execution (type 4) per resting order it trades with, all at the
 same time stamp. A side never holds more than ``levels`` price levels: a limit order behind a full side
-is not placed, and one inside it first pushes out the worst level (its orders deleted, type 3). The orderbook file has ``levels`` levels, so it shows
-the whole book and a replay of the messages from row 0 reproduces every row exactly.
+is not placed, and one inside it first pushes out the worst level (its orders deleted, type 3).
+The orderbook file has ``levels`` levels, so it shows the whole book and a replay of the messages
+from row 0 reproduces every row exactly.
+
+Limits, so that a typo cannot run for hours or fill the disk: at most ``MAX_SECONDS`` (one LOBSTER
+trading day, 09:30 to 16:00, about a million messages and a minute's work) and ``MAX_LEVELS``
+levels; the ticker and date must make a file name that ``jaxlob.lobster`` recognises; existing
+files are replaced only when asked (``overwrite``).
 """
 
 from __future__ import annotations
 
+import datetime
+import math
+import numbers
+import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +39,39 @@ import numpy as np
 from jaxlob import messages as m
 from jaxlob.lobster.write import write_messages, write_orderbook
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
+
+MAX_SECONDS = 23400  # one LOBSTER trading day, 09:30 to 16:00
+MAX_LEVELS = 50
+_TICKER = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def check_seconds(seconds: float) -> float:
+    """``seconds`` if it is a finite number in (0, MAX_SECONDS], else ValueError saying so."""
+    if not isinstance(seconds, numbers.Real) or not math.isfinite(seconds):
+        raise ValueError(f"seconds must be a finite number, got {seconds!r}")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(
+            f"seconds must be in (0, {MAX_SECONDS}] (one trading day, 09:30 to 16:00), got {seconds}"
+        )
+    return float(seconds)
+
+
+def check_date(date: str) -> str:
+    """``date`` if it is a calendar date written YYYY-MM-DD (as LOBSTER file names hold it)."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) is None:
+            raise ValueError
+        datetime.date.fromisoformat(date)
+    except (TypeError, ValueError):
+        raise ValueError(f"date must be a calendar date YYYY-MM-DD, got {date!r}") from None
+    return date
+
+
+def check_ticker(ticker: str) -> str:
+    """``ticker`` if it is letters, digits, dots and dashes (no '_': it separates name fields)."""
+    if not isinstance(ticker, str) or _TICKER.fullmatch(ticker) is None:
+        raise ValueError(f"ticker must be letters, digits, '.' or '-', got {ticker!r}")
+    return ticker
 
 
 def _power_law(k: float, alpha: float, n: int) -> tuple[float, ...]:
@@ -59,10 +103,10 @@ class ZeroIntelligenceParams:
             raise ValueError(
                 f"partial_cancel_probability must be in [0, 1], got {self.partial_cancel_probability}"
             )
-        if self.levels < len(self.limit_rates):
+        if not len(self.limit_rates) <= self.levels <= MAX_LEVELS:
             raise ValueError(
-                f"levels ({self.levels}) must be at least the number of limit-order distances "
-                f"({len(self.limit_rates)})"
+                f"levels must be in {len(self.limit_rates)}..{MAX_LEVELS} (at least the number of "
+                f"limit-order distances), got {self.levels}"
             )
         for name in ("max_lots", "lot", "tick", "initial_bid", "initial_spread_ticks"):
             if getattr(self, name) < 1:
@@ -96,7 +140,7 @@ class _Simulation:
         self.start_ns = start_s * m.NANOS_PER_SECOND
         self.now_ns = self.start_ns
         self.messages: list[tuple] = []
-        self.rows: list[list[int]] = []
+        self.rows: list[np.ndarray] = []
         self.last_bid = params.initial_bid
         self.last_ask = params.initial_bid + params.initial_spread_ticks * params.tick
 
@@ -107,7 +151,7 @@ class _Simulation:
     def record(self, typ: int, oid: int, size: int, price: int, direction: int) -> None:
         s, ns = divmod(self.now_ns, m.NANOS_PER_SECOND)
         self.messages.append((typ, direction, size, price, oid, 0, s, ns))
-        self.rows.append(self.top_row())
+        self.rows.append(np.array(self.top_row(), np.int32))  # compact: a day has ~1e6 rows
 
     def top_row(self) -> list[int]:
         row = []
@@ -239,26 +283,58 @@ class _Simulation:
 
 
 def simulate(
-    seconds: float, seed: int, params: ZeroIntelligenceParams | None = None, start_s: int = 34200
+    seconds: float,
+    seed: int,
+    params: ZeroIntelligenceParams | None = None,
+    start_s: int = 34200,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Messages (engine layout, int32) and full-depth orderbook rows (int32, engine dummies).
 
-    The initial book is placed by submissions at ``start_s``; the flow then runs for ``seconds``.
+    The initial book is placed by submissions at ``start_s``; the flow then runs for ``seconds``
+    (``check_seconds``). ``progress``, if given, is called with the simulated seconds so far each
+    time another tenth of the run is done.
     """
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
+    seconds = check_seconds(seconds)
+    if not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     params = params or ZeroIntelligenceParams()
     sim = _Simulation(params, np.random.default_rng(seed), start_s)
     sim.initial_book()
     end_ns = sim.start_ns + int(round(seconds * m.NANOS_PER_SECOND))
+    tenth_ns, next_report = max((end_ns - sim.start_ns) // 10, 1), 1
     while True:
         before = (sim.now_ns, len(sim.messages))
         sim.step()
+        if progress is not None and sim.now_ns - sim.start_ns >= next_report * tenth_ns:
+            next_report = (sim.now_ns - sim.start_ns) // tenth_ns + 1
+            progress(min(sim.now_ns, end_ns) / m.NANOS_PER_SECOND - start_s)
         if sim.now_ns > end_ns:  # the event after the horizon is dropped
             del sim.messages[before[1] :], sim.rows[before[1] :]
             sim.now_ns = before[0]
             break
     return np.asarray(sim.messages, np.int32), np.asarray(sim.rows, np.int32)
+
+
+def output_paths(
+    out_dir,
+    seconds: float,
+    levels: int,
+    ticker: str = "SYNTH",
+    date: str = "2000-01-03",
+    start_s: int = 34200,
+    gzipped: bool = True,
+) -> tuple[Path, Path]:
+    """The message and orderbook files ``synthesize`` writes, named the LOBSTER way."""
+    check_ticker(ticker)
+    check_date(date)
+    end_ms = int(round((start_s + check_seconds(seconds)) * 1000))
+    suffix = ".csv.gz" if gzipped else ".csv"
+    stem = Path(out_dir) / f"{ticker}_{date}_{start_s * 1000}_{end_ms}"
+    return (
+        stem.with_name(f"{stem.name}_message_{levels}{suffix}"),
+        stem.with_name(f"{stem.name}_orderbook_{levels}{suffix}"),
+    )
 
 
 def synthesize(
@@ -271,19 +347,20 @@ def synthesize(
     params: ZeroIntelligenceParams | None = None,
     start_s: int = 34200,
     gzipped: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[Path, Path]:
-    """Write a LOBSTER message/orderbook pair named the LOBSTER way; return their paths."""
+    """Write a LOBSTER message/orderbook pair named the LOBSTER way into ``out_dir`` (created if
+    missing); return their paths. Existing files are replaced only with ``overwrite``."""
     params = params or ZeroIntelligenceParams()
     if levels is not None:
         params = ZeroIntelligenceParams(**{**params.__dict__, "levels": levels})
-    msgs, rows = simulate(seconds, seed, params, start_s)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    end_ms = int(round((start_s + seconds) * 1000))
-    suffix = ".csv.gz" if gzipped else ".csv"
-    stem = f"{ticker}_{date}_{start_s * 1000}_{end_ms}"
-    msg_path = out_dir / f"{stem}_message_{params.levels}{suffix}"
-    book_path = out_dir / f"{stem}_orderbook_{params.levels}{suffix}"
-    write_messages(msg_path, msgs)
-    write_orderbook(book_path, rows)
-    return msg_path, book_path
+    paths = output_paths(out_dir, seconds, params.levels, ticker, date, start_s, gzipped)
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    msgs, rows = simulate(seconds, seed, params, start_s, progress)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_messages(paths[0], msgs)
+    write_orderbook(paths[1], rows)
+    return paths

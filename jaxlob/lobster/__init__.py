@@ -10,17 +10,20 @@ A LOBSTER day is a pair of headerless CSV files (optionally gzipped) with one ro
   +9999999999 (ask) or -9999999999 (bid) with size 0.
 
 ``START`` and ``END`` are milliseconds after midnight. The code lives in small modules, one job
-each: ``names`` (file names, finding days in a folder), ``read`` (parsing and validating rows into
-the engine's int32 layout), ``write`` (engine rows back to LOBSTER files), ``day`` (a validated
-pair), ``windows`` (episode windows, stacking across days, cached loading through
-``jaxlob.cache``). Any defect in a file raises ``LobsterFormatError`` with a one-line message naming the file, the row
-(1-based line number) and, where there is one, the column.
+each: ``names`` (file names, finding days in a folder), ``text`` (bytes, rows, separators and the
+characters of each field), ``read`` (parsing and validating rows into the engine's int32 layout),
+``write`` (engine rows back to LOBSTER files), ``day`` (a validated pair), ``windows`` (episode
+windows, stacking across days, cached loading through ``jaxlob.cache``). Any defect in a file raises
+``LobsterFormatError`` with a one-line message naming the file, the row (1-based line number) and,
+where there is one, the column. The one leniency, a time with more than 9 decimals, is rounded to
+the nanosecond and counted (``LobsterDay.rounded_times``).
 """
 
 from jaxlob.lobster.day import LobsterDay, load_day
 from jaxlob.lobster.errors import LobsterFormatError
 from jaxlob.lobster.names import LobsterName, day_label, find_days, parse_name, try_parse_name
-from jaxlob.lobster.read import read_bytes, read_messages, read_orderbook
+from jaxlob.lobster.read import MessageFile, parse_messages, read_messages, read_orderbook
+from jaxlob.lobster.text import read_bytes
 from jaxlob.lobster.windows import (
     DEFAULT_MESSAGES_PER_STEP,
     DEFAULT_WINDOW_SECONDS,
@@ -44,6 +47,7 @@ __all__ = [
     "LobsterDay",
     "LobsterFormatError",
     "LobsterName",
+    "MessageFile",
     "Windows",
     "day_label",
     "find_days",
@@ -52,6 +56,7 @@ __all__ = [
     "load_days",
     "load_windows",
     "make_windows",
+    "parse_messages",
     "parse_name",
     "read_bytes",
     "read_messages",

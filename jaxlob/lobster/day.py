@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from jaxlob.lobster.errors import LobsterFormatError
 from jaxlob.lobster.names import LobsterName, try_parse_name
-from jaxlob.lobster.read import read_messages, read_orderbook
+from jaxlob.lobster.read import parse_messages, read_orderbook
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,13 @@ class LobsterDay:
     message_path: str
     orderbook_path: str
     name: LobsterName | None  # from the message file's name, when it follows LOBSTER's pattern
+    # 0-based message rows whose time had more than 9 decimals and was rounded to the nanosecond
+    rounded_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def rounded_times(self) -> int:
+        """How many message times were rounded to the nanosecond (they had more than 9 decimals)."""
+        return len(self.rounded_rows)
 
     @property
     def num_levels(self) -> int:
@@ -38,6 +45,7 @@ class LobsterDay:
             self.message_path,
             self.orderbook_path,
             self.name,
+            self.rounded_rows[self.rounded_rows < num_rows],
         )
 
 
@@ -57,7 +65,8 @@ def load_day(message_path, orderbook_path) -> LobsterDay:
                     f"file name's {field} {getattr(book_name, field)!r} differs from the message "
                     f"file's {getattr(msg_name, field)!r} ({Path(message_path).name})",
                 )
-    msgs = read_messages(message_path)
+    parsed = parse_messages(message_path)
+    msgs = parsed.rows
     num_levels = book_name.level if book_name else (msg_name.level if msg_name else None)
     book = read_orderbook(orderbook_path, num_levels)
     if len(msgs) != len(book):
@@ -69,4 +78,6 @@ def load_day(message_path, orderbook_path) -> LobsterDay:
             "book after it",
             row=min(len(book), len(msgs)) + 1,
         )
-    return LobsterDay(msgs, book, str(message_path), str(orderbook_path), msg_name)
+    return LobsterDay(
+        msgs, book, str(message_path), str(orderbook_path), msg_name, parsed.rounded_rows
+    )

@@ -1,19 +1,20 @@
 """Reading and validating LOBSTER message and orderbook files into the engine's int32 rows.
 
+The text is checked first (``jaxlob.lobster.text``: rows, commas, the characters of each field).
 Messages become rows in the engine's layout (``jaxlob.messages``, trader id 0, time split into whole
-seconds and nanoseconds parsed from the decimal text, never through a float); orderbook rows become
-int32 with LOBSTER's dummy prices replaced by the engine's ``DUMMY_ASK_PRICE`` / ``DUMMY_BID_PRICE``.
-Any defect raises ``LobsterFormatError`` naming the file, the row (1-based line number) and, where
-there is one, the column.
+seconds and nanoseconds parsed from the decimal text, never through a float; a time with more than
+9 decimals is rounded to the nanosecond and counted); orderbook rows become int32 with LOBSTER's
+dummy prices replaced by the engine's ``DUMMY_ASK_PRICE`` / ``DUMMY_BID_PRICE``. Any defect raises
+``LobsterFormatError`` naming the file, the row (1-based line number) and, where there is one, the
+column.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from jaxlob import messages as m
 from jaxlob.lobster.errors import LobsterFormatError
 from jaxlob.lobster.names import try_parse_name
+from jaxlob.lobster.text import check_characters, check_column_counts, read_bytes, split_rows
 from jaxlob.state import (
     DUMMY_ASK_PRICE,
     DUMMY_BID_PRICE,
@@ -34,50 +36,6 @@ NUM_MESSAGE_COLUMNS = len(MESSAGE_COLUMNS)
 LOBSTER_TYPES = range(1, 8)  # event types a LOBSTER message file may hold
 INT32_MAX = 2**31 - 1
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
-
-
-def read_bytes(path) -> bytes:
-    """The file's text as bytes, gunzipped when it is gzipped (by its magic number, not its name)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise LobsterFormatError(path, f"cannot read: {error.strerror or error}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise LobsterFormatError(path, f"broken gzip data: {error}") from None
-    return raw
-
-
-def _lines(path, data: bytes) -> list[bytes]:
-    """Rows of a headerless CSV; a blank line inside the file is an error (one at the end is not)."""
-    lines = data.split(b"\n")
-    if lines and lines[-1].strip() == b"":
-        lines.pop()
-    if not lines:
-        raise LobsterFormatError(path, "file has no rows")
-    for row, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise LobsterFormatError(path, "empty row", row=row)
-    return lines
-
-
-def _check_column_counts(path, lines: list[bytes], expected: int | None, multiple_of: int = 1):
-    """Every row has the same number of columns (``expected`` if given); return that number."""
-    commas = np.fromiter((line.count(b",") for line in lines), dtype=np.int64, count=len(lines))
-    columns = commas + 1
-    want = expected if expected is not None else int(columns[0])
-    if want % multiple_of:
-        raise LobsterFormatError(
-            path, f"{want} columns, expected a multiple of {multiple_of}", row=1
-        )
-    wrong = np.flatnonzero(columns != want)
-    if wrong.size:
-        row = int(wrong[0])
-        raise LobsterFormatError(path, f"{columns[row]} columns, expected {want}", row=row + 1)
-    return want
 
 
 def _parse_integer_table(path, data: bytes, names: list[str], str_columns=()) -> pd.DataFrame:
@@ -121,11 +79,13 @@ def _parse_integer_table(path, data: bytes, names: list[str], str_columns=()) ->
     raise LobsterFormatError(path, "cannot parse the file as integer CSV")
 
 
-def _parse_times(path, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal seconds (text) as exact (whole seconds, nanoseconds) int64 arrays."""
+def _parse_times(path, text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decimal seconds (text) as exact (whole seconds, nanoseconds) int64 arrays, and the rows whose
+    time had more than 9 decimals: those are rounded to the nearest nanosecond (a half up)."""
     text = np.strings.strip(np.asarray(text, dtype=str))
     whole, _, fraction = np.strings.partition(text, ".")
-    fraction_ok = (np.strings.str_len(fraction) == 0) | np.strings.isdecimal(fraction)
+    digits = np.strings.str_len(fraction)
+    fraction_ok = (digits == 0) | np.strings.isdecimal(fraction)
     ok = np.strings.isdecimal(whole) & fraction_ok & (np.strings.str_len(whole) <= 9)
     bad = np.flatnonzero(~ok)
     if bad.size:
@@ -136,18 +96,17 @@ def _parse_times(path, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             row=row + 1,
             column="time",
         )
-    long = np.flatnonzero(np.strings.str_len(fraction) > 9)
-    if long.size:
-        row = int(long[0])
-        raise LobsterFormatError(
-            path,
-            f"{str(text[row])!r} has more than 9 decimals (finer than a nanosecond)",
-            row=row + 1,
-            column="time",
-        )
+    long = np.flatnonzero(digits > 9)
+    fraction = fraction.copy()
+    fraction[long] = ""  # parsed below, one by one (real files have a handful of such rows)
     seconds = whole.astype(np.int64)
     nanos = np.strings.ljust(fraction, 9, "0").astype(np.int64)
-    return seconds, nanos
+    for row in long.tolist():
+        decimals = str(text[row]).partition(".")[2]
+        ns = int(decimals[:9]) + (decimals[9] >= "5")
+        seconds[row] += ns // m.NANOS_PER_SECOND
+        nanos[row] = ns % m.NANOS_PER_SECOND
+    return seconds, nanos, long
 
 
 def _fail_at(path, mask: np.ndarray, problem, column: str | None = None, offset: int = 0):
@@ -158,19 +117,33 @@ def _fail_at(path, mask: np.ndarray, problem, column: str | None = None, offset:
         raise LobsterFormatError(path, problem(i), row=i + 1 + offset, column=column)
 
 
-def read_messages(path) -> np.ndarray:
-    """A LOBSTER message file as int32 rows in the engine's layout ``(num_rows, NUM_FIELDS)``.
+@dataclass(frozen=True)
+class MessageFile:
+    """A parsed message file: engine rows and what the parser had to round."""
 
-    Checks: 6 columns, integers (time: decimal seconds), event type 1..7, direction +-1 (a halt,
-    type 7, may also carry 0), positive size for types 1..6, positive price for types 1..6 and a
-    halt code -1/0/1 for type 7, values that fit int32, order ids above the engine's snapshot id
-    range, and times that never go backwards.
+    rows: np.ndarray  # (num_rows, NUM_FIELDS) int32, engine layout
+    rounded_rows: np.ndarray  # 0-based rows whose time had more than 9 decimals (rounded to 1 ns)
+
+
+def read_messages(path) -> np.ndarray:
+    """A LOBSTER message file as int32 rows in the engine's layout ``(num_rows, NUM_FIELDS)``."""
+    return parse_messages(path).rows
+
+
+def parse_messages(path) -> MessageFile:
+    """Read and check a LOBSTER message file: ``read_messages``'s rows plus the rows it rounded.
+
+    Checks: 6 columns, integers (time: decimal seconds, more than 9 decimals rounded to the
+    nanosecond), event type 1..7, direction +-1 (a halt, type 7, may also carry 0), positive size
+    for types 1..6, positive price below the engine's empty-ask marker for types 1..6 and a halt
+    code -1/0/1 for type 7, values that fit int32, order ids above the engine's snapshot id range,
+    and times that never go backwards.
     """
-    data = read_bytes(path)
-    lines = _lines(path, data)
-    _check_column_counts(path, lines, NUM_MESSAGE_COLUMNS)
+    data, lines = split_rows(path, read_bytes(path))
+    check_column_counts(path, lines, NUM_MESSAGE_COLUMNS)
+    check_characters(path, data, lines, list(MESSAGE_COLUMNS), decimal_column=0)
     table = _parse_integer_table(path, data, list(MESSAGE_COLUMNS), str_columns=(0,))
-    seconds, nanos = _parse_times(path, table[0].to_numpy(dtype=str))
+    seconds, nanos, rounded = _parse_times(path, table[0].to_numpy(dtype=str))
     typ, oid, size, price, direction = (table[i].to_numpy(np.int64) for i in range(1, 6))
 
     _fail_at(path, (typ < 1) | (typ > 7), lambda i: f"unknown event type {typ[i]}", "type")
@@ -204,6 +177,12 @@ def read_messages(path) -> np.ndarray:
         _fail_at(path, values > INT32_MAX, lambda i, v=values: f"{v[i]} does not fit int32", name)
     _fail_at(
         path,
+        ~halt & (price >= DUMMY_ASK_PRICE),
+        lambda i: f"price {price[i]} is the engine's empty-ask marker; prices must be below it",
+        "price",
+    )
+    _fail_at(
+        path,
         (oid > INT32_MAX) | (oid <= SNAPSHOT_ID_BASE),
         lambda i: f"order id {oid[i]} is outside {SNAPSHOT_ID_BASE + 1}..{INT32_MAX}",
         "order_id",
@@ -227,7 +206,7 @@ def read_messages(path) -> np.ndarray:
     out[:, m.ORDER_ID] = oid
     out[:, m.TIME_S] = seconds
     out[:, m.TIME_NS] = nanos
-    return out
+    return MessageFile(out, rounded)
 
 
 def _level_columns(num_levels: int) -> list[str]:
@@ -250,15 +229,15 @@ def read_orderbook(path, num_levels: int | None = None) -> np.ndarray:
     mapped to ``DUMMY_ASK_PRICE``/``DUMMY_BID_PRICE`` first), real levels before empty ones and in
     price order on each side, and no crossed row (best ask below best bid).
     """
-    data = read_bytes(path)
-    lines = _lines(path, data)
+    data, lines = split_rows(path, read_bytes(path))
     if num_levels is None:
         name = try_parse_name(path)
         num_levels = name.level if name is not None else None
     expected = None if num_levels is None else 4 * num_levels
-    columns = _check_column_counts(path, lines, expected, multiple_of=4)
+    columns = check_column_counts(path, lines, expected, multiple_of=4)
     num_levels = columns // 4
     names = _level_columns(num_levels)
+    check_characters(path, data, lines, names)
     values = _parse_integer_table(path, data, names).to_numpy(np.int64)
 
     prices = values[:, 0::2]  # ask 1, bid 1, ask 2, bid 2, ...

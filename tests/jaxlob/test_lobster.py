@@ -1,9 +1,11 @@
 """LOBSTER loading: file names, exact parsing against the raw text, validation errors from a corpus
-of broken files, windows (coverage, initial books, shapes), stacking across days, the .npz cache."""
+of broken files (``corpus/cases.json``), times rounded to the nanosecond, windows (coverage, initial
+books, shapes), stacking across days, the .npz cache."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +25,7 @@ SAMPLES = REPO / "data"
 SHARED = REPO.parent / "shared" / "data" / "lobster"  # levels 1 and 5 (not shipped in data/)
 STEM = "GOOG_2012-06-21_34200000_57600000"
 CORPUS_STEM = "TEST_2012-06-21_34200000_57600000"
+CASES = json.loads((CORPUS / "cases.json").read_text())
 
 
 def sample(kind: str, level: int) -> Path:
@@ -93,6 +96,7 @@ def test_messages_match_the_raw_text_exactly(day10):
     # The second row's time has 8 decimals in the file: 34200.05990197 s = 34200 s + 59901970 ns.
     assert rows[1][0] == "34200.05990197"
     assert tuple(day10.messages[1, [m.TIME_S, m.TIME_NS]]) == (34200, 59901970)
+    assert day10.rounded_times == 0
 
 
 def test_orderbook_matches_the_raw_text(day10):
@@ -147,52 +151,123 @@ def test_valid_corpus_day_loads():
         folder / f"{CORPUS_STEM}_message_2.csv", folder / f"{CORPUS_STEM}_orderbook_2.csv"
     )
     assert day.num_rows == 8 and day.num_levels == 2 and day.name.ticker == "TEST"
+    assert day.rounded_times == 0
 
 
 # --------------------------------------------------------------------------- validation corpus
 
-# case folder -> (file that is named, row, column or None, words the message must contain)
-BROKEN = {
-    "message_column_count": ("message", 3, None, "7 columns, expected 6"),
-    "orderbook_column_count": ("orderbook", 2, None, "7 columns, expected 8"),
-    "message_non_numeric": ("message", 4, "size", "'4O' is not an integer"),
-    "time_non_numeric": ("message", 2, "time", "not a decimal time"),
-    "time_too_many_decimals": ("message", 2, "time", "more than 9 decimals"),
-    "orderbook_non_numeric": ("orderbook", 5, "bid_size_1", "'x' is not an integer"),
-    "unknown_event_type": ("message", 3, "type", "unknown event type 8"),
-    "direction": ("message", 2, "direction", "direction 0 is not 1 (buy) or -1 (sell)"),
-    "non_positive_size": ("message", 4, "size", "size 0 must be positive for event type 2"),
-    "time_backwards": ("message", 5, "time", "is before the previous row's"),
-    "row_counts_differ": ("orderbook", 8, None, "7 orderbook rows but 8 message rows"),
-    "crossed_orderbook": ("orderbook", 3, None, "crossed book"),
-    "price_overflow": ("message", 6, "price", "does not fit int32"),
-    "empty_row": ("message", 4, None, "empty row"),
-}
+
+def corpus_pair(case: str) -> tuple[Path, Path]:
+    folder = CORPUS / case
+    return next(folder.glob("*_message_*")), next(folder.glob("*_orderbook_*"))
 
 
 def test_every_corpus_case_is_listed():
     cases = {p.name for p in CORPUS.iterdir() if p.is_dir()}
-    assert cases == set(BROKEN) | {"valid"}
+    assert cases == set(CASES["broken"]) | set(CASES["valid"])
+    assert all(len(list((CORPUS / case).iterdir())) == 2 for case in cases)
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("case", sorted(CASES["broken"]))
 def test_broken_file_gives_one_line_error_naming_file_and_row(case):
-    kind, row, column, words = BROKEN[case]
-    folder = CORPUS / case
-    message_path = folder / f"{CORPUS_STEM}_message_2.csv"
-    orderbook_path = folder / f"{CORPUS_STEM}_orderbook_2.csv"
+    expected = CASES["broken"][case]
+    message_path, orderbook_path = corpus_pair(case)
     with pytest.raises(lobster.LobsterFormatError) as info:
         lobster.load_day(message_path, orderbook_path)
     error = info.value
     text = str(error)
     assert "\n" not in text
-    named = message_path if kind == "message" else orderbook_path
+    named = message_path if expected["file"] == "message" else orderbook_path
     assert text.startswith(str(named)), text
-    assert f"row {row}" in text and error.row == row, text
-    assert error.column == column, text
-    if column is not None:
-        assert f"column {column}" in text
-    assert words in text, text
+    assert error.row == expected["row"], text
+    if expected["row"] is not None:
+        assert f"row {expected['row']}" in text
+    assert error.column == expected["column"], text
+    if expected["column"] is not None:
+        assert f"column {expected['column']}" in text
+    assert expected["words"] in text, text
+
+
+@pytest.mark.parametrize("case", sorted(CASES["valid"]))
+def test_valid_corpus_cases_load_like_the_plain_day(case):
+    """CR LF line ends, trailing blank lines and 12-decimal times load; only the rounded times
+    differ from the plain day, and they are counted."""
+    expected = CASES["valid"][case]
+    day = lobster.load_day(*corpus_pair(case))
+    plain = lobster.load_day(*corpus_pair("valid"))
+    assert day.num_rows == expected["rows"]
+    np.testing.assert_array_equal(day.rounded_rows + 1, expected["rounded_rows"])
+    assert day.rounded_times == len(expected["rounded_rows"])
+    np.testing.assert_array_equal(day.orderbook, plain.orderbook)
+    np.testing.assert_array_equal(day.messages, plain.messages)
+
+
+def test_times_with_more_than_9_decimals_round_to_the_nanosecond(tmp_path):
+    """LOBSTER's AMZN level-5 sample holds 43002.632812672004: round half up, carry into seconds."""
+    times = [
+        "43002.632812672004",
+        "43002.6328126725",
+        "43002.9999999995",
+        "43003.5",
+        "43003.5000000004",
+    ]
+    path = tmp_path / "msgs.csv"
+    path.write_text("".join(f"{t},1,{i + 1},100,5794000,1\n" for i, t in enumerate(times)))
+    parsed = lobster.parse_messages(path)
+    got = parsed.rows[:, [m.TIME_S, m.TIME_NS]].tolist()
+    assert got == [
+        [43002, 632812672],
+        [43002, 632812673],
+        [43003, 0],
+        [43003, 500000000],
+        [43003, 500000000],
+    ]
+    np.testing.assert_array_equal(parsed.rounded_rows, [0, 1, 2, 4])
+    np.testing.assert_array_equal(lobster.read_messages(path), parsed.rows)
+
+
+def test_rounded_times_follow_head():
+    day = lobster.load_day(*corpus_pair("valid_time_12_decimals"))
+    assert day.rounded_times == 2
+    assert day.head(2).rounded_times == 1 and day.head(1).rounded_times == 0
+
+
+@pytest.mark.parametrize(
+    "field, column",
+    [("1e3", "size"), ("5.794e6", "price"), ("1E3", "order_id"), ("5794000.0", "price")],
+)
+def test_non_integer_literals_are_refused_in_integer_fields(tmp_path, field, column):
+    fields = {"order_id": "7", "size": "100", "price": "5794000"}
+    fields[column] = field
+    path = tmp_path / "msgs.csv"
+    path.write_text(f"34200.1,1,{fields['order_id']},{fields['size']},{fields['price']},1\n")
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.read_messages(path)
+    assert (info.value.row, info.value.column) == (1, column)
+    assert str(info.value) == f"{path}: row 1, column {column}: '{field}' is not an integer"
+
+
+@pytest.mark.parametrize(
+    "edit, row, words",
+    [
+        (lambda t: b"\xef\xbb\xbf" + t, 1, "byte-order mark"),
+        (lambda t: t.replace(b",", b";"), 1, "separated by semicolons"),
+        (lambda t: t.replace(b",", b" "), 1, "separated by spaces"),
+        (
+            lambda t: t.replace(b"\n", b"\r\n").replace(b",40,", b",4x,"),
+            4,
+            "'4x' is not an integer",
+        ),
+        (lambda t: t.replace(b"\n", b"\r", 2).replace(b"\r", b"\n", 1), 2, "carriage return"),
+    ],
+)
+def test_text_defects_name_their_row(tmp_path, edit, row, words):
+    text = (CORPUS / "valid" / f"{CORPUS_STEM}_message_2.csv").read_bytes()
+    path = tmp_path / "msgs.csv"
+    path.write_bytes(edit(text))
+    with pytest.raises(lobster.LobsterFormatError) as info:
+        lobster.read_messages(path)
+    assert info.value.row == row and words in str(info.value), str(info.value)
 
 
 def test_mismatched_file_names_are_rejected(tmp_path):

@@ -108,5 +108,34 @@ def test_limit_orders_land_at_the_modelled_distances():
 def test_bad_parameters_are_rejected():
     with pytest.raises(ValueError, match="levels"):
         synthetic.ZeroIntelligenceParams(levels=3)
-    with pytest.raises(ValueError, match="seconds"):
-        synthetic.simulate(0, seed=0)
+    with pytest.raises(ValueError, match="levels must be in 10..50"):
+        synthetic.ZeroIntelligenceParams(levels=51)
+    for seconds in (0, -1.0, float("inf"), float("nan"), 1e9, synthetic.MAX_SECONDS + 1):
+        with pytest.raises(ValueError, match="seconds must be"):
+            synthetic.simulate(seconds, seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        synthetic.simulate(1, seed=-1)
+
+
+@pytest.mark.parametrize(
+    "ticker, date", [("SYNTH", "notadate"), ("SYNTH", "2001-02-29"), ("A_B", "2001-02-28")]
+)
+def test_names_the_loader_would_not_recognise_are_refused(tmp_path, ticker, date):
+    with pytest.raises(ValueError, match="ticker|date"):
+        synthetic.synthesize(tmp_path, seconds=1, seed=0, ticker=ticker, date=date)
+    assert not list(tmp_path.iterdir())
+
+
+def test_existing_files_are_replaced_only_when_asked(tmp_path):
+    first = synthetic.synthesize(tmp_path, seconds=1, seed=0)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        synthetic.synthesize(tmp_path, seconds=1, seed=0)
+    again = synthetic.synthesize(tmp_path, seconds=1, seed=0, overwrite=True)
+    assert again == first and lobster.parse_name(first[0]).level == 15
+
+
+def test_progress_is_reported_each_tenth_of_the_run():
+    seen = []
+    synthetic.simulate(20, seed=0, progress=seen.append)
+    assert len(seen) == 10 and seen[-1] == 20
+    assert all(k * 2 <= s < (k + 1) * 2 for k, s in enumerate(seen[:-1], start=1)), seen
