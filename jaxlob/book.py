@@ -11,7 +11,9 @@ from jaxlob.state import (
     LOBSTER_DUMMY_ASK_PRICE,
     LOBSTER_DUMMY_BID_PRICE,
     MAX_CAPACITY,
+    MAX_SIDE_SHARES,
     SNAPSHOT_ID_BASE,
+    WIDE_COUNTERS,
     BookState,
     Counters,
     Side,
@@ -20,6 +22,7 @@ from jaxlob.state import (
     lobster_row_to_int32,
 )
 from jaxlob.views import best_bid_ask, book_orders, side_orders, top_levels
+from jaxlob.wide import INT32_MAX, Wide
 
 __all__ = [
     "DEFAULT_MAX_FILLS",
@@ -28,14 +31,18 @@ __all__ = [
     "DUMMY_BID_PRICE",
     "LOBSTER_DUMMY_ASK_PRICE",
     "LOBSTER_DUMMY_BID_PRICE",
+    "INT32_MAX",
     "MAX_CAPACITY",
+    "MAX_SIDE_SHARES",
     "SNAPSHOT_ID_BASE",
+    "WIDE_COUNTERS",
     "BatchRecord",
     "BookState",
     "Counters",
     "Fills",
     "Side",
     "TradeTotals",
+    "Wide",
     "add_totals",
     "apply_message",
     "apply_messages",

@@ -12,6 +12,10 @@ book), ``_find_reduction`` (the order a cancel, deletion or execution reduces), 
 ``_match`` (the side that trades and the prefix-sum fills), ``_place_remainder`` (where a SUBMIT's
 remainder rests, what a full side evicts), ``_edit_sides`` (the new sides), ``_trade_totals`` and
 ``_fill_rows`` (the record), ``_count`` (the counters) and ``_advance`` (halt state and clock).
+
+Nothing wraps: a side never holds more than ``state.MAX_SIDE_SHARES`` shares (a remainder that would
+take it there is refused and counted), so every int32 sum over a side is exact; counters of shares
+are two-word (``jaxlob.wide``); batch totals saturate and count it (``jaxlob.records``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from jax import lax
 from jaxlob import messages as m
 from jaxlob.priority import better_or_equal, logical_index, ring_cumsum, slot_of_rank
 from jaxlob.records import BatchRecord, Fills, TradeTotals, add_totals, zero_totals
-from jaxlob.state import DUMMY_ASK_PRICE, SNAPSHOT_ID_BASE, BookState, Counters, Side
+from jaxlob.state import (
+    DUMMY_ASK_PRICE,
+    MAX_SIDE_SHARES,
+    SNAPSHOT_ID_BASE,
+    BookState,
+    Counters,
+    Side,
+)
 
 _I32 = jnp.int32
 _LOWEST = jnp.iinfo(jnp.int32).min
@@ -124,6 +135,7 @@ class _Roles:
     reduce_at_price: jax.Array  # CANCEL, DELETE or EXECUTE: names an order by side, id and price
     cancel_id: jax.Array  # CANCEL_ID: names an order by id alone
     found_by_id: jax.Array  # reduce_at_price and the id rests at that side and price
+    id_elsewhere: jax.Array  # reduce_at_price and the id rests at another price or side: unmatched
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,7 @@ class _Placement:
     evicted_qty: jax.Array
     evicted_oid: jax.Array
     evicted_tid: jax.Array
+    over_limit: jax.Array  # the remainder would take its side above MAX_SIDE_SHARES: refused
 
 
 # --------------------------------------------------------------------------- stages
@@ -231,6 +244,8 @@ def _roles(msg: _Message, sides: _Sides) -> _Roles:
     submit = ok & is_type[m.SUBMIT] & ~duplicate
     market = ok & is_type[m.MARKET]
     reduce_at_price = ok & (is_type[m.CANCEL] | is_type[m.DELETE] | is_type[m.EXECUTE])
+    id_here = jnp.where(msg.buy, id_at_price_b, id_at_price_a)
+    id_rests = (id_code_b > 0) | (id_code_a > 0)
     return _Roles(
         duplicate=duplicate,
         submit=submit,
@@ -239,20 +254,23 @@ def _roles(msg: _Message, sides: _Sides) -> _Roles:
         execute=ok & is_type[m.EXECUTE],
         reduce_at_price=reduce_at_price,
         cancel_id=ok & is_type[m.CANCEL_ID],
-        found_by_id=reduce_at_price & jnp.where(msg.buy, id_at_price_b, id_at_price_a),
+        found_by_id=reduce_at_price & id_here,
+        id_elsewhere=reduce_at_price & ~id_here & id_rests,
     )
 
 
 def _find_reduction(msg: _Message, roles: _Roles, sides: _Sides) -> _Reduction:
     """The order a CANCEL/DELETE/EXECUTE/CANCEL_ID reduces: id and price in ranges per side. By id
-    (and price, except CANCEL_ID); else the snapshot aggregate at that side and price."""
+    (and price, except CANCEL_ID); else, when the id rests nowhere, the snapshot aggregate at that
+    side and price; none when the id rests at another price or side."""
     buy, cancel_id, reduce_at_price = msg.buy, roles.cancel_id, roles.reduce_at_price
     bids, asks = sides.bids, sides.asks
     by_id = roles.found_by_id | cancel_id
     id_lo = jnp.where(by_id, msg.oid, _LOWEST)
     id_hi = jnp.where(by_id, msg.oid, SNAPSHOT_ID_BASE)
-    id_lo_b = jnp.where((reduce_at_price & buy) | cancel_id, id_lo, _HIGHEST)
-    id_lo_a = jnp.where((reduce_at_price & ~buy) | cancel_id, id_lo, _HIGHEST)
+    names = reduce_at_price & ~roles.id_elsewhere
+    id_lo_b = jnp.where((names & buy) | cancel_id, id_lo, _HIGHEST)
+    id_lo_a = jnp.where((names & ~buy) | cancel_id, id_lo, _HIGHEST)
     price_lo = jnp.where(cancel_id, _LOWEST, msg.price)
     price_hi = jnp.where(cancel_id, _HIGHEST, msg.price)
     id_lo_b, id_lo_a, id_hi, price_lo, price_hi = _materialise(
@@ -338,14 +356,17 @@ def _match(plan: _TradePlan, sides: _Sides) -> _Match:
 
 
 def _place_remainder(msg: _Message, roles: _Roles, match: _Match, sides: _Sides) -> _Placement:
-    """The remainder of a SUBMIT rests on its own side; a full side evicts its worst order."""
+    """The remainder of a SUBMIT rests on its own side unless the side would then hold more than
+    ``MAX_SIDE_SHARES`` (refused, counted); a full side evicts its worst order."""
     buy, price, n, bids, asks = msg.buy, msg.price, sides.n, sides.bids, sides.asks
     rest = jnp.where(roles.submit, msg.size - match.filled, 0)
     insert_rank_b = _sum(sides.valid_b & better_or_equal(bids.price, price, is_ask=False))
     insert_rank_a = _sum(sides.valid_a & better_or_equal(asks.price, price, is_ask=True))
     insert_rank = jnp.where(buy, insert_rank_b, insert_rank_a)
     own_full = jnp.where(buy, bids.count, asks.count) == n
-    inserting = rest > 0
+    own_shares = _sum(jnp.where(buy, bids.quantity, asks.quantity))  # free slots hold zeros
+    fits = rest <= MAX_SIDE_SHARES - own_shares
+    inserting = (rest > 0) & fits
     evict_new = inserting & own_full & (insert_rank >= n)
     evict_worst = inserting & own_full & (insert_rank < n)
     worst_b, worst_a = sides.rank_b == n - 1, sides.rank_a == n - 1  # a full side's worst order
@@ -366,6 +387,7 @@ def _place_remainder(msg: _Message, roles: _Roles, match: _Match, sides: _Sides)
         evicted_qty=evicted(rest, bids.quantity, asks.quantity),
         evicted_oid=evicted(msg.oid, bids.order_id, asks.order_id),
         evicted_tid=evicted(msg.trader, bids.trader_id, asks.trader_id),
+        over_limit=(rest > 0) & ~fits,
     )
 
 
@@ -503,6 +525,7 @@ def _trade_totals(
         rested=jnp.where(placement.do_insert, placement.rest, 0),
         dropped=jnp.where(roles.market, msg.size - match.filled, 0),
         evicted=placement.evicted_qty,
+        saturated=jnp.zeros((), _I32),
     )
 
 
@@ -548,12 +571,13 @@ def _count(
     hidden = ok & is_type[m.HIDDEN]
     cross = ok & is_type[m.CROSS]
     cancelling = ok & (is_type[m.CANCEL] | is_type[m.DELETE] | is_type[m.CANCEL_ID])
+    over_limit = placement.over_limit
     return c.replace(
         messages=c.messages + jnp.ones((), _I32),
         evicted_orders=c.evicted_orders + _count_of(placement.evict_new | placement.evict_worst),
-        evicted_shares=c.evicted_shares + placement.evicted_qty,
-        cancelled_shares=c.cancelled_shares + jnp.where(cancelling, amount, 0),
-        dropped_shares=c.dropped_shares + totals.dropped,
+        evicted_shares=c.evicted_shares.add(placement.evicted_qty),
+        cancelled_shares=c.cancelled_shares.add(jnp.where(cancelling, amount, 0)),
+        dropped_shares=c.dropped_shares.add(totals.dropped),
         unmatched_cancels=c.unmatched_cancels + _count_of(cancelling & ~has_target),
         unmatched_executions=c.unmatched_executions + _count_of(roles.execute & ~has_target),
         snapshot_fallbacks=c.snapshot_fallbacks
@@ -563,11 +587,13 @@ def _count(
         invalid_messages=c.invalid_messages + _count_of(msg.known & msg.bad),
         unknown_types=c.unknown_types + _count_of(~msg.known),
         hidden_executions=c.hidden_executions + _count_of(hidden),
-        hidden_volume=c.hidden_volume + jnp.where(hidden, msg.size, 0),
+        hidden_volume=c.hidden_volume.add(jnp.where(hidden, msg.size, 0)),
         cross_trades=c.cross_trades + _count_of(cross),
-        cross_volume=c.cross_volume + jnp.where(cross, msg.size, 0),
-        fill_overflow=c.fill_overflow + totals.fill_overflow,
-        unattributed_volume=c.unattributed_volume + totals.unattributed_volume,
+        cross_volume=c.cross_volume.add(jnp.where(cross, msg.size, 0)),
+        fill_overflow=c.fill_overflow.add(totals.fill_overflow),
+        unattributed_volume=c.unattributed_volume.add(totals.unattributed_volume),
+        over_limit_orders=c.over_limit_orders + _count_of(over_limit),
+        over_limit_shares=c.over_limit_shares.add(jnp.where(over_limit, placement.rest, 0)),
     )
 
 

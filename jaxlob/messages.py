@@ -10,6 +10,8 @@ Event types (``TYPE``):
 0     NOOP         padding; changes nothing but the message counter and arrival sequence
 1     SUBMIT       LOBSTER limit order: the marketable part trades against as many resting orders as
                    needed, each at its own price, in price-time priority; the remainder rests
+                   (refused and counted in ``over_limit_*`` if its side would then hold more than
+                   ``state.MAX_SIDE_SHARES``)
 2     CANCEL       LOBSTER partial cancellation: removes SIZE shares from the order ORDER_ID
 3     DELETE       LOBSTER deletion: removes the order ORDER_ID entirely
 4     EXECUTE      LOBSTER execution of a visible order: reduces ORDER_ID by SIZE, records a trade
@@ -31,7 +33,9 @@ HIDDEN it is the side of the resting order, as in LOBSTER's files.
 CANCEL, DELETE and EXECUTE identify the resting order by (side, ORDER_ID, PRICE). An order that is
 not in the book (it was placed before the snapshot the book was built from) falls back to the
 snapshot's aggregate order at that side and price when there is one; otherwise the message is counted
-as unmatched. It is never applied to some other order.
+as unmatched. An ORDER_ID that rests at another price or on the other side contradicts the book (a
+LOBSTER order keeps its id, side and price for the day): the message is counted as unmatched and
+changes nothing. It is never applied to some other order.
 
 Halt codes (type 7, carried in ``PRICE``, as in LOBSTER): ``-1`` trading halted, ``0`` quoting
 resumed (trading still halted), ``1`` trading resumed. The engine records the state in

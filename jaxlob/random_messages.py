@@ -3,7 +3,8 @@
 A stream is generated against a copy of a reference book (``jaxlob.reference``) so that cancels,
 deletes and executions can name live orders. ``STRESS_MIX`` exercises every path of the engine
 (sweeps of every size, unknown ids, snapshot fallbacks, size mismatches, duplicates, bad messages,
-halts, overflow of small books); ``REALISTIC_MIX`` follows the proportions of a LOBSTER day (mostly
+halts, overflow of small books, sizes at the share limit and off-book trades of 2**31 - 1 shares);
+``REALISTIC_MIX`` follows the proportions of a LOBSTER day (mostly
 submissions and deletions near the touch, a few executions and hidden trades) with some agent orders
 that cross the spread.
 """
@@ -16,7 +17,8 @@ import numpy as np
 
 from jaxlob import messages as m
 from jaxlob import reference
-from jaxlob.state import SNAPSHOT_ID_BASE
+from jaxlob.state import MAX_SIDE_SHARES, SNAPSHOT_ID_BASE
+from jaxlob.wide import INT32_MAX
 
 STRESS_MIX = {
     "passive": 0.26,
@@ -34,6 +36,7 @@ STRESS_MIX = {
     "unknown_type": 0.03,
     "invalid": 0.03,
     "duplicate": 0.03,
+    "huge": 0.02,
 }
 REALISTIC_MIX = {
     "passive": 0.45,
@@ -165,6 +168,12 @@ class _Generator:
             if choice == 3:
                 return (m.SUBMIT, d, self.size(), bid, SNAPSHOT_ID_BASE - 7, 0)
             return (m.EXECUTE, 0, 5, bid, self.new_id(), 0)
+        if kind == "huge":  # at the side's share limit, or an off-book trade of INT32_MAX shares
+            if r.random() < 0.3:
+                return (int(r.choice((m.HIDDEN, m.CROSS))), d, INT32_MAX, bid, 0, 0)
+            size = MAX_SIDE_SHARES - int(r.integers(0, 3))
+            price = bid - int(r.integers(0, 3)) if d == m.BUY else ask + int(r.integers(0, 3))
+            return (m.SUBMIT, d, size, max(price, 1), self.new_id(), self.trader())
         if kind == "duplicate":
             order = self.live_order()
             if order is None:

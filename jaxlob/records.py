@@ -1,6 +1,9 @@
 """What a message (or a batch of messages) did: fills, trade totals, per-trader volume and notional.
 
-Volumes are int32 shares and exact. Notionals are float32 sums of ``shares * price`` in LOBSTER price
+Volumes are int32 shares and exact for one message (it trades at most one side, which holds at most
+``state.MAX_SIDE_SHARES``). ``add_totals`` saturates instead of wrapping: a batch total whose exact
+value exceeds ``INT32_MAX`` stays there, and each such addition is counted in ``saturated`` (zero
+for any real batch; the book's ``Counters`` are exact over a whole day). Notionals are float32 sums of ``shares * price`` in LOBSTER price
 units (``messages.PRICE_UNIT`` to the dollar) times shares: a product above 2**24 is rounded to
 about 6e-8 relative; the exact prices and quantities of each fill are in ``Fills``. A trade against
 a book order has a resting side and an aggressor: a SUBMIT or MARKET message is the aggressor of its
@@ -10,9 +13,14 @@ trader id outside ``0..num_traders-1`` is counted in ``unattributed_volume``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import struct
+
+from jaxlob.wide import capped_add, saturating_add
 
 
 @struct.dataclass
@@ -33,6 +41,7 @@ class TradeTotals:
     rested: jax.Array  # () int32, shares of SUBMIT orders that came to rest
     dropped: jax.Array  # () int32, unfilled shares of MARKET (IOC) orders
     evicted: jax.Array  # () int32, shares evicted from a full side
+    saturated: jax.Array  # () int32, additions whose exact sum exceeded INT32_MAX (capped there)
 
 
 @struct.dataclass
@@ -83,9 +92,23 @@ def zero_totals(num_traders: int) -> TradeTotals:
         rested=i,
         dropped=i,
         evicted=i,
+        saturated=i,
     )
 
 
 def add_totals(a: TradeTotals, b: TradeTotals) -> TradeTotals:
-    """Field-wise sum."""
-    return jax.tree.map(jnp.add, a, b)
+    """Field-wise sum (any common batch shape); int32 fields saturate at ``INT32_MAX``, each capped
+    addition (per element) counted in ``saturated``."""
+    out, capped = {}, [saturating_add(a.saturated, b.saturated)]
+    for f in dataclasses.fields(TradeTotals):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "saturated":
+            continue
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            out[f.name] = x + y
+            continue
+        out[f.name], hit = capped_add(x, y)
+        per_trader_axes = tuple(range(a.saturated.ndim, x.ndim))
+        capped.append(jnp.sum(hit, axis=per_trader_axes, dtype=jnp.int32))
+    out["saturated"] = functools.reduce(saturating_add, capped)
+    return TradeTotals(**out)

@@ -4,7 +4,9 @@ Independent of the JAX code: a dict of orders by id and, per side, a dict of FIF
 a sorted list of prices. The functions mirror the engine's API (``empty_book``, ``book_from_snapshot``,
 ``apply_message``, ``apply_messages``, ``best_bid_ask``, ``top_levels``, ``book_orders``), but the book
 is a mutable object that ``apply_message`` updates in place (and returns). Notionals are exact Python
-ints here; the engine's float32 sums agree to about 1e-7 relative.
+ints here; the engine's float32 sums agree to about 1e-7 relative. Counters are exact Python ints
+(the engine's are exact too, two-word where a day can pass 2**31); batch totals saturate at
+``INT32_MAX`` as documented in ``jaxlob.records``, and a side holds at most ``MAX_SIDE_SHARES``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from jaxlob.state import (
     DUMMY_BID_PRICE,
     LOBSTER_DUMMY_ASK_PRICE,
     LOBSTER_DUMMY_BID_PRICE,
+    MAX_SIDE_SHARES,
     SNAPSHOT_ID_BASE,
 )
+
+INT32_MAX = 2**31 - 1
 
 COUNTER_NAMES = (
     "messages",
@@ -45,6 +50,8 @@ COUNTER_NAMES = (
     "cross_volume",
     "fill_overflow",
     "unattributed_volume",
+    "over_limit_orders",
+    "over_limit_shares",
 )
 ORDER_EVENTS = (m.SUBMIT, m.MARKET, m.CANCEL, m.DELETE, m.EXECUTE, m.HIDDEN, m.CROSS)
 
@@ -67,6 +74,7 @@ class BookSide:
         self.levels: dict[int, deque[Order]] = {}
         self._keys: list[int] = []  # sort keys, ascending = best first
         self.count = 0
+        self.shares = 0  # resting shares, at most MAX_SIDE_SHARES
 
     def _key(self, price: int) -> int:
         return price if self.is_ask else -price
@@ -86,11 +94,18 @@ class BookSide:
             bisect.insort(self._keys, self._key(order.price))
         self.levels[order.price].append(order)
         self.count += 1
+        self.shares += order.quantity
+
+    def reduce(self, order: Order, shares: int) -> None:
+        """Take ``shares`` from a resting order; the caller removes it when it reaches zero."""
+        order.quantity -= shares
+        self.shares -= shares
 
     def remove(self, order: Order) -> None:
         queue = self.levels[order.price]
         queue.remove(order)
         self.count -= 1
+        self.shares -= order.quantity
         if not queue:
             del self.levels[order.price]
             self._keys.pop(bisect.bisect_left(self._keys, self._key(order.price)))
@@ -120,6 +135,7 @@ class Totals:
     rested: int = 0
     dropped: int = 0
     evicted: int = 0
+    saturated: int = 0
 
     def __post_init__(self):
         for name in ("bought_volume", "sold_volume", "bought_notional", "sold_notional"):
@@ -127,15 +143,26 @@ class Totals:
                 setattr(self, name, [0] * self.num_traders)
 
     def add(self, other: Totals) -> None:
+        """Add ``other``: volumes and counts stop at INT32_MAX, each capped sum counted."""
+        capped = 0
+
+        def add_capped(a: int, b: int) -> int:
+            nonlocal capped
+            if a + b > INT32_MAX:
+                capped += 1
+                return INT32_MAX
+            return a + b
+
         for name, value in vars(other).items():
-            if name == "num_traders":
+            if name in ("num_traders", "saturated"):
                 continue
+            add = (lambda a, b: a + b) if "notional" in name else add_capped
+            mine = getattr(self, name)
             if isinstance(value, list):
-                setattr(
-                    self, name, [a + b for a, b in zip(getattr(self, name), value, strict=True)]
-                )
+                setattr(self, name, [add(a, b) for a, b in zip(mine, value, strict=True)])
             else:
-                setattr(self, name, getattr(self, name) + value)
+                setattr(self, name, add(mine, value))
+        self.saturated = min(self.saturated + other.saturated + capped, INT32_MAX)
 
 
 @dataclass
@@ -215,15 +242,21 @@ def book_from_snapshot(
         raise ValueError(f"snapshot row: expected {4 * num_levels} values, got {len(values)}")
     book = Book(capacity, max_fills, num_traders)
     for is_ask, offset in ((True, 0), (False, 2)):
-        levels = []
+        by_price: dict[int, int] = {}  # levels at one price are one level (size capped)
         for level in range(num_levels):
             price = _lobster_price(values[4 * level + offset], is_ask)
             size = values[4 * level + offset + 1]
             if price is not None and size > 0:
-                levels.append((price, size))
-        levels.sort(key=lambda ps: ps[0] if is_ask else -ps[0])
+                by_price[price] = min(by_price.get(price, 0) + size, INT32_MAX)
+        levels = sorted(by_price.items(), key=lambda ps: ps[0] if is_ask else -ps[0])
         tag = 0 if is_ask else 1
+        depth = 0  # shares of this level and the better ones
         for rank, (price, size) in enumerate(levels):
+            depth += size
+            if depth > MAX_SIDE_SHARES:  # this level and every worse one are refused
+                book.counters["over_limit_orders"] += 1
+                book.counters["over_limit_shares"] += size
+                continue
             if rank >= capacity:
                 book.counters["evicted_orders"] += 1
                 book.counters["evicted_shares"] += size
@@ -265,15 +298,20 @@ def _record_trade(book: Book, fills: Fills, resting: Order, shares: int, aggress
 
 
 def _reduce(book: Book, order: Order, shares: int) -> None:
-    order.quantity -= shares
+    book.side(order.is_ask).reduce(order, shares)
     if order.quantity == 0:
         book.side(order.is_ask).remove(order)
         del book.by_id[order.order_id]
 
 
 def _rest(book: Book, fills: Fills, order: Order) -> None:
-    """Put ``order`` in the book; a full side evicts its worst order (possibly the new one)."""
+    """Put ``order`` in the book unless its side would then hold more than MAX_SIDE_SHARES (refused,
+    counted); a full side evicts its worst order (possibly the new one)."""
     side = book.side(order.is_ask)
+    if side.shares + order.quantity > MAX_SIDE_SHARES:
+        book.counters["over_limit_orders"] += 1
+        book.counters["over_limit_shares"] += order.quantity
+        return
     if side.count == book.capacity:
         worst = side.worst()
         evicted = order if side.is_worse_or_equal(order.price, worst.price) else worst
@@ -321,10 +359,11 @@ def _is_invalid(typ: int, direction: int, size: int, price: int, oid: int) -> bo
 
 
 def _find_at_price(book: Book, is_ask: bool, oid: int, price: int) -> tuple[Order | None, bool]:
-    """The order a CANCEL/DELETE/EXECUTE means, and whether it was found by its id."""
+    """The order a CANCEL/DELETE/EXECUTE means, and whether it was found by its id. An id that
+    rests at another side or price means the message contradicts the book: no order."""
     order = book.by_id.get(oid)
-    if order is not None and order.is_ask == is_ask and order.price == price:
-        return order, True
+    if order is not None:
+        return (order, True) if order.is_ask == is_ask and order.price == price else (None, False)
     for order in book.side(is_ask).levels.get(price, ()):
         if order.order_id <= SNAPSHOT_ID_BASE:
             return order, False

@@ -21,7 +21,15 @@ that volume with the agent) is left out, so the book never crosses. Removing fro
 adding at the back is the pessimistic choice for the kept trader's queue position.
 
 Orders that no longer fit the side's capacity after the additions are dropped from its worst end
-and counted, in the returned stats and in the book's ``evicted_*`` counters.
+and counted, in the returned stats and in the book's ``evicted_*`` counters; then those that would
+take the side above ``MAX_SIDE_SHARES`` (from the first such order to the worst end) are refused
+and counted in ``over_limit_*``, so that the engine's int32 sums over a side stay exact.
+
+New orders get ids from the re-synchronisation's arrival number, the level and the side
+(``resync_id``), so two re-synchronisations never hand out the same id (a cancel by id then reduces
+exactly one order). The ids cycle after ``RESYNC_PLAIN_RANGE / (2 L)`` arrivals (4.5 million for
+L = 10 levels; ``RESYNC_FALLBACK_RANGE / (2 L)``, 55 million, for fallback ids): only an order
+still resting that many arrivals after it was created could share its id with a new one.
 
 ``keep_queues=False`` (static) rebuilds the visible levels instead of adjusting them: every
 other-trader order inside the visible range is removed and each file level becomes one aggregate
@@ -39,31 +47,78 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxlob.priority import better_or_equal, in_priority_order, logical_index
-from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, SNAPSHOT_ID_BASE, BookState, Side
+from jaxlob.state import (
+    DUMMY_ASK_PRICE,
+    DUMMY_BID_PRICE,
+    MAX_SIDE_SHARES,
+    SNAPSHOT_ID_BASE,
+    BookState,
+    Side,
+)
+from jaxlob.wide import (
+    Wide,
+    saturating_add,
+    saturating_cumsum,
+    saturating_sum,
+    wide_sum,
+    wide_zero,
+)
 
 _I32 = jnp.int32
 AGENT_TRADER = 1
 # Ids of resync orders: inside the snapshot range (eligible for the engine's unknown-id fallback),
-# or just above it (not eligible), away from the ids book_from_snapshot uses.
-RESYNC_ID_FALLBACK = SNAPSHOT_ID_BASE - 1_000_000
-RESYNC_ID_PLAIN = SNAPSHOT_ID_BASE + 1_000_000
+# or just above it (not eligible), away from the ids book_from_snapshot uses, and below the ids
+# agents use (envs.replay.orders.AGENT_ID_BASE = -900_000_000).
+RESYNC_ID_FALLBACK = SNAPSHOT_ID_BASE - 1_000_000  # and down to RESYNC_ID_FALLBACK - range + 1
+RESYNC_ID_PLAIN = SNAPSHOT_ID_BASE + 1_000_000  # and up to RESYNC_ID_PLAIN + range - 1
+RESYNC_FALLBACK_RANGE = 1_100_000_000
+RESYNC_PLAIN_RANGE = 90_000_000
 
 
 @struct.dataclass
 class ResyncStats:
-    """What one re-synchronisation changed (per book; shares of other traders only)."""
+    """What one re-synchronisation changed (per book; shares of other traders only, except
+    ``dropped_kept``). Share sums in int32 are capped at 2**31 - 1."""
 
     added: jax.Array  # () int32, shares added to visible levels
     removed: jax.Array  # () int32, shares removed from visible levels
     dropped_orders: jax.Array  # () int32, orders that no longer fitted the side's capacity
-    dropped_shares: jax.Array  # () int32
-    dropped_kept: jax.Array  # () int32, shares of keep_trader among the dropped
+    dropped_shares: Wide
+    dropped_kept: jax.Array  # () int32, shares of keep_trader among the dropped and refused
     skipped: jax.Array  # () int32, file shares left out because they would cross kept orders
+    over_limit_orders: jax.Array  # () int32, orders refused: the side would pass MAX_SIDE_SHARES
+    over_limit_shares: Wide
 
 
 def zero_stats() -> ResyncStats:
     z = jnp.zeros((), _I32)
-    return ResyncStats(z, z, z, z, z, z)
+    return ResyncStats(z, z, z, wide_zero(), z, z, z, wide_zero())
+
+
+def add_stats(a: ResyncStats, b: ResyncStats) -> ResyncStats:
+    """Field-wise sum (two-word counts exactly, the others capped)."""
+    return jax.tree.map(
+        lambda x, y: x.plus(y) if isinstance(x, Wide) else saturating_add(x, y),
+        a,
+        b,
+        is_leaf=lambda x: isinstance(x, Wide),
+    )
+
+
+def resync_id(arrival, level, is_ask: bool, fallback, num_levels: int) -> jax.Array:
+    """The id of a new order at ``level`` (0..num_levels-1): unique per (arrival, level, side) over
+    a period of ``range // (2 num_levels)`` arrivals, in the fallback or the plain range."""
+    tag = 0 if is_ask else 1
+
+    def code(id_range):
+        period = id_range // (2 * num_levels)
+        return (arrival % period) * (2 * num_levels) + 2 * level + tag
+
+    return jnp.where(
+        fallback,
+        RESYNC_ID_FALLBACK - code(RESYNC_FALLBACK_RANGE),
+        RESYNC_ID_PLAIN + code(RESYNC_PLAIN_RANGE),
+    ).astype(_I32)
 
 
 def _trim_queues(s: Side, in_range, at_level, prices, target, is_ask: bool):
@@ -110,7 +165,6 @@ def resync_side(
     other side (a dummy price when none): file levels at or through it are left out."""
     n = side.price.shape[-1]
     num_levels = prices.shape[-1]
-    tag = 0 if is_ask else 1
     s, valid = in_priority_order(side)
     kept = jnp.zeros_like(valid) if keep_trader is None else valid & (s.trader_id == keep_trader)
     other = valid & ~kept
@@ -119,7 +173,7 @@ def resync_side(
     crosses = (prices <= opposite_kept_best) if is_ask else (prices >= opposite_kept_best)
     allowed = present & ~crosses
     target = jnp.where(allowed, sizes, 0)
-    skipped = jnp.sum(jnp.where(present & crosses, sizes, 0), dtype=_I32)
+    skipped = saturating_sum(jnp.where(present & crosses, sizes, 0))
     full = jnp.all(present)
     boundary = jnp.where(
         full, prices[num_levels - 1], DUMMY_ASK_PRICE if is_ask else DUMMY_BID_PRICE
@@ -149,9 +203,7 @@ def resync_side(
     )
     new_order = (add > 0) & ~merge
     level = jnp.arange(num_levels, dtype=_I32)
-    new_id = jnp.where(
-        has_aggregate, RESYNC_ID_PLAIN + 2 * level + tag, RESYNC_ID_FALLBACK - 2 * level - tag
-    )
+    new_id = resync_id(arrival, level, is_ask, ~has_aggregate, num_levels)
 
     # Merge the kept orders and the new ones into priority order by computing positions.
     keep = valid & (new_q > 0)
@@ -174,8 +226,6 @@ def resync_side(
     total = jnp.sum(keep, dtype=_I32) + jnp.sum(new_order, dtype=_I32)
     lost = pos >= n
     lost = lost & jnp.concatenate([keep, new_order])
-    all_q = jnp.concatenate([new_q, jnp.where(new_order, add, 0)])
-    all_kept = jnp.concatenate([kept, jnp.zeros((num_levels,), jnp.bool_)])
     new_side = Side(
         price=place(s.price, prices),
         quantity=place(new_q, add),
@@ -185,15 +235,42 @@ def resync_side(
         head=jnp.zeros((), _I32),
         count=jnp.minimum(total, n),
     )
+    new_side, refused_q, refused_trader = _refuse_over_limit(new_side)
+    all_q = jnp.where(lost, jnp.concatenate([new_q, jnp.where(new_order, add, 0)]), 0)
+    refused = refused_q > 0
+    kept_lost = jnp.where(lost[:n] & kept, new_q, 0)
+    if keep_trader is None:
+        kept_refused = jnp.zeros((n,), _I32)
+    else:
+        kept_refused = jnp.where(refused_trader == keep_trader, refused_q, 0)
     stats = ResyncStats(
-        added=jnp.sum(add, dtype=_I32),
+        added=saturating_sum(add),
         removed=removed,
         dropped_orders=jnp.sum(lost, dtype=_I32),
-        dropped_shares=jnp.sum(jnp.where(lost, all_q, 0), dtype=_I32),
-        dropped_kept=jnp.sum(jnp.where(lost & all_kept, all_q, 0), dtype=_I32),
+        dropped_shares=wide_sum(all_q[:n]).plus(wide_sum(all_q[n:])),
+        dropped_kept=saturating_sum(jnp.concatenate([kept_lost, kept_refused])),
         skipped=skipped,
+        over_limit_orders=jnp.sum(refused, dtype=_I32),
+        over_limit_shares=wide_sum(refused_q),
     )
     return new_side, stats
+
+
+def _refuse_over_limit(side: Side) -> tuple[Side, jax.Array, jax.Array]:
+    """A side in priority order (head 0) without the orders from the first that takes it above
+    ``MAX_SIDE_SHARES`` to the worst end; and the refused quantities and traders per slot."""
+    refused = saturating_cumsum(side.quantity) > MAX_SIDE_SHARES  # a suffix; free slots hold 0
+    refused = refused & (side.quantity > 0)
+    clear = lambda x: jnp.where(refused, 0, x)  # noqa: E731
+    kept = side.replace(
+        price=clear(side.price),
+        quantity=clear(side.quantity),
+        order_id=clear(side.order_id),
+        trader_id=clear(side.trader_id),
+        arrival=clear(side.arrival),
+        count=side.count - jnp.sum(refused, dtype=_I32),
+    )
+    return kept, jnp.where(refused, side.quantity, 0), jnp.where(refused, side.trader_id, 0)
 
 
 def kept_best(side: Side, is_ask: bool, keep_trader: int | None = AGENT_TRADER) -> jax.Array:
@@ -247,10 +324,13 @@ def resync_book(
         keep_trader,
         keep_queues=keep_queues,
     )
-    stats = jax.tree.map(jnp.add, sa, sb)
-    counters = book.counters.replace(
-        evicted_orders=book.counters.evicted_orders + stats.dropped_orders,
-        evicted_shares=book.counters.evicted_shares + stats.dropped_shares,
+    stats = add_stats(sa, sb)
+    c = book.counters
+    counters = c.replace(
+        evicted_orders=c.evicted_orders + stats.dropped_orders,
+        evicted_shares=c.evicted_shares.plus(stats.dropped_shares),
+        over_limit_orders=c.over_limit_orders + stats.over_limit_orders,
+        over_limit_shares=c.over_limit_shares.plus(stats.over_limit_shares),
     )
     book = book.replace(asks=asks, bids=bids, counters=counters, next_arrival=book.next_arrival + 1)
     return book, stats

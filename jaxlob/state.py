@@ -15,8 +15,19 @@ do not fit int32; the engine uses ``DUMMY_ASK_PRICE = 2**31 - 1`` and
 ``DUMMY_BID_PRICE = -(2**31 - 1)`` instead, and ``lobster_row_to_int32`` maps LOBSTER's values to
 them.
 
-Limits: capacity up to ``MAX_CAPACITY`` orders per side; the shares resting on one side, and the size
-of one message, must stay below 2**31 (int32 prefix sums).
+Limits, and what happens at them (never a silent wrap):
+
+- capacity up to ``MAX_CAPACITY`` orders per side; a full side evicts (counted in ``evicted_*``);
+- at most ``MAX_SIDE_SHARES`` (2**30 - 1) shares resting on one side, so that every int32 sum over
+  a side (the prefix sums of matching, level sizes) and the volume of one message (at most one side,
+  twice that for unattributed volume) are exact. A SUBMIT remainder, a snapshot level or a
+  re-synchronised order that would take its side above it is refused and counted in
+  ``over_limit_orders`` and ``over_limit_shares``; no real book comes near (a LOBSTER side holds
+  well under 10**8 shares);
+- share totals and fill counts in ``Counters`` are ``jaxlob.wide.Wide`` (two int32 words, exact to
+  2**61; ``int(counter)`` reads one), since a liquid day can cancel more than 2**31 shares;
+- the other counters count messages or orders in int32, like the arrival sequence: exact for up to
+  2**31 - 1 messages per book (a LOBSTER day has well under 10**9).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import numpy as np
 from flax import struct
 
 from jaxlob.priority import price_sort_key
+from jaxlob.wide import Wide, saturating_cumsum, saturating_sum, wide_sum, wide_zero
 
 DUMMY_ASK_PRICE = 2**31 - 1
 DUMMY_BID_PRICE = -(2**31 - 1)
@@ -40,6 +52,7 @@ LOBSTER_DUMMY_BID_PRICE = -9999999999
 SNAPSHOT_ID_BASE = -1_000_000_000
 DEFAULT_MAX_FILLS = 8
 MAX_CAPACITY = 2**15 - 1  # the engine packs per-message counts of orders into 16 bits
+MAX_SIDE_SHARES = 2**30 - 1  # shares resting on one side (see the module docstring)
 DEFAULT_NUM_TRADERS = 2
 
 
@@ -58,13 +71,16 @@ class Side:
 
 @struct.dataclass
 class Counters:
-    """Everything the engine could not apply as asked, and the shares that left the book."""
+    """Everything the engine could not apply as asked, and the shares that left the book.
+
+    Fields named in ``WIDE_COUNTERS`` are ``Wide`` (exact beyond 2**31); the others int32.
+    """
 
     messages: jax.Array  # messages applied, padding included
     evicted_orders: jax.Array  # orders dropped from a full side (the worst one, or the newcomer)
-    evicted_shares: jax.Array
-    cancelled_shares: jax.Array  # shares removed by CANCEL, DELETE and CANCEL_ID
-    dropped_shares: jax.Array  # unfilled remainders of MARKET (IOC) orders
+    evicted_shares: Wide
+    cancelled_shares: Wide  # shares removed by CANCEL, DELETE and CANCEL_ID
+    dropped_shares: Wide  # unfilled remainders of MARKET (IOC) orders
     unmatched_cancels: jax.Array  # CANCEL/DELETE/CANCEL_ID with no order (nor snapshot level)
     unmatched_executions: jax.Array  # EXECUTE with no order (nor snapshot level)
     snapshot_fallbacks: jax.Array  # CANCEL/DELETE/EXECUTE applied to a snapshot aggregate order
@@ -73,11 +89,25 @@ class Counters:
     invalid_messages: jax.Array  # bad direction, size, price, snapshot-range id or halt code
     unknown_types: jax.Array  # TYPE outside 0..9 (ignored)
     hidden_executions: jax.Array
-    hidden_volume: jax.Array
+    hidden_volume: Wide
     cross_trades: jax.Array
-    cross_volume: jax.Array
-    fill_overflow: jax.Array  # fills beyond a message's max_fills slots (still in the totals)
-    unattributed_volume: jax.Array  # traded shares of traders outside 0..num_traders-1
+    cross_volume: Wide
+    fill_overflow: Wide  # fills beyond a message's max_fills slots (still in the totals)
+    unattributed_volume: Wide  # traded shares of traders outside 0..num_traders-1
+    over_limit_orders: jax.Array  # orders refused: their side would exceed MAX_SIDE_SHARES
+    over_limit_shares: Wide
+
+
+WIDE_COUNTERS = (
+    "evicted_shares",
+    "cancelled_shares",
+    "dropped_shares",
+    "hidden_volume",
+    "cross_volume",
+    "fill_overflow",
+    "unattributed_volume",
+    "over_limit_shares",
+)
 
 
 @struct.dataclass
@@ -110,7 +140,12 @@ def empty_side(capacity: int) -> Side:
 
 
 def empty_counters() -> Counters:
-    return Counters(*[_zero() for _ in Counters.__dataclass_fields__])
+    return Counters(
+        **{
+            name: wide_zero() if name in WIDE_COUNTERS else _zero()
+            for name in Counters.__dataclass_fields__
+        }
+    )
 
 
 def _check_static(capacity: int, max_fills: int, num_traders: int) -> None:
@@ -173,12 +208,23 @@ def lobster_row_to_int32(row, where: str = "orderbook row") -> np.ndarray:
 
 
 def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int):
-    """One side of a snapshot: one aggregate order per non-empty level, best first."""
+    """One side of a snapshot: one aggregate order per non-empty level, best first (levels at the
+    same price are one level, their sizes added, capped at 2**31 - 1). Levels from the first that would take the side
+    above ``MAX_SIDE_SHARES`` on are refused; of the others, those beyond ``capacity`` are evicted.
+    Returns the side and the (evicted, refused) counts."""
     num_levels = prices.shape[0]
     present = (sizes > 0) & (prices > 0) & (prices < DUMMY_ASK_PRICE)
+    same = present[None, :] & (prices[None, :] == prices[:, None])  # (level, level)
+    earlier = jnp.tril(same, k=-1)
+    sizes = jax.vmap(saturating_sum)(jnp.where(same, sizes[None, :], 0))
+    present = present & ~jnp.any(earlier, axis=1)  # the first level at each price stands for all
     key = jnp.where(present, price_sort_key(prices, is_ask), DUMMY_ASK_PRICE)  # empty levels last
     order = jnp.argsort(key, stable=True)
     prices, sizes, present = prices[order], sizes[order], present[order]
+    sizes = jnp.where(present, sizes, 0)
+    within = saturating_cumsum(sizes) <= MAX_SIDE_SHARES  # a prefix of the levels
+    refused = present & ~within
+    present = present & within
     level = jnp.arange(num_levels, dtype=jnp.int32)
     # Ids and arrival numbers follow the level, so they cannot collide with each other either.
     ids = SNAPSHOT_ID_BASE - 2 * level - id_offset
@@ -202,7 +248,11 @@ def _snapshot_side(prices, sizes, capacity: int, is_ask: bool, id_offset: int):
         count=count,
     )
     lost = present & (level >= capacity)
-    return side, jnp.sum(lost, dtype=jnp.int32), jnp.sum(jnp.where(lost, sizes, 0), dtype=jnp.int32)
+
+    def counted(mask):
+        return jnp.sum(mask, dtype=jnp.int32), wide_sum(jnp.where(mask, sizes, 0))
+
+    return side, counted(lost), counted(refused)
 
 
 def book_from_snapshot(
@@ -219,7 +269,8 @@ def book_from_snapshot(
     +-9999999999 (or anything beyond) in a NumPy/Python row, which is converted on the host, or
     ``DUMMY_ASK_PRICE``/``DUMMY_BID_PRICE`` (or any price <= 0) in an int32 JAX array, which is the
     form to use under jit/vmap. Snapshot orders belong to trader 0 and get ids at or below
-    ``SNAPSHOT_ID_BASE``. Levels beyond ``capacity`` are counted as evicted.
+    ``SNAPSHOT_ID_BASE``. Levels beyond ``capacity`` are counted as evicted; levels from the first
+    that would take a side above ``MAX_SIDE_SHARES`` on are refused and counted in ``over_limit_*``.
     """
     _check_static(capacity, max_fills, num_traders)
     if isinstance(row, jax.Array):
@@ -236,11 +287,14 @@ def book_from_snapshot(
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _snapshot_book(row, capacity, num_levels, max_fills, num_traders) -> BookState:
-    asks, lost_asks, lost_ask_shares = _snapshot_side(row[0::4], row[1::4], capacity, True, 0)
-    bids, lost_bids, lost_bid_shares = _snapshot_side(row[2::4], row[3::4], capacity, False, 1)
+    asks, lost_a, refused_a = _snapshot_side(row[0::4], row[1::4], capacity, True, 0)
+    bids, lost_b, refused_b = _snapshot_side(row[2::4], row[3::4], capacity, False, 1)
     book = empty_book(capacity, max_fills, num_traders)
     counters = book.counters.replace(
-        evicted_orders=lost_asks + lost_bids, evicted_shares=lost_ask_shares + lost_bid_shares
+        evicted_orders=lost_a[0] + lost_b[0],
+        evicted_shares=lost_a[1].plus(lost_b[1]),
+        over_limit_orders=refused_a[0] + refused_b[0],
+        over_limit_shares=refused_a[1].plus(refused_b[1]),
     )
     return book.replace(
         bids=bids,

@@ -1,4 +1,6 @@
-"""Reading a book: best prices, top-k levels in LOBSTER's orderbook layout, orders in priority order."""
+"""Reading a book: best prices, top-k levels in LOBSTER's orderbook layout, orders in priority order,
+and mid-price arithmetic that never forms ``bid + ask`` in int32 (it overflows above 2**30 price
+units, $107,374)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from jaxlob.priority import logical_index, ring_cumsum, slot_of_rank
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState, Side
 
 _I32 = jnp.int32
+_F32 = jnp.float32
 SIDE_FIELDS = ("price", "quantity", "order_id", "trader_id", "arrival")
 
 
@@ -25,6 +28,29 @@ def _best_price(side: Side, empty_price: int) -> jax.Array:
 def best_bid_ask(book: BookState) -> tuple[jax.Array, jax.Array]:
     """Best bid and best ask prices; an empty side gives DUMMY_BID_PRICE / DUMMY_ASK_PRICE."""
     return _best_price(book.bids, DUMMY_BID_PRICE), _best_price(book.asks, DUMMY_ASK_PRICE)
+
+
+def mid_price(bid, ask) -> jax.Array:
+    """``(bid + ask) / 2`` as float32, computed as ``bid + (ask - bid) / 2`` (int32 prices, ``ask -
+    bid`` exact for any two positive prices)."""
+    bid, ask = jnp.asarray(bid, _I32), jnp.asarray(ask, _I32)
+    return bid.astype(_F32) + 0.5 * (ask - bid).astype(_F32)
+
+
+def twice_from_mid(price, bid, ask) -> jax.Array:
+    """``2 price - (bid + ask)``, twice the distance of ``price`` from the mid, as float32 from the
+    exact int32 differences ``price - bid`` and ``price - ask``."""
+    price = jnp.asarray(price, _I32)
+    return (price - jnp.asarray(bid, _I32)).astype(_F32) + (price - jnp.asarray(ask, _I32)).astype(
+        _F32
+    )
+
+
+def twice_mid_change(bid, ask, bid0, ask0) -> jax.Array:
+    """``(bid + ask) - (bid0 + ask0)``, twice the move of the mid, as float32 from exact int32
+    differences."""
+    bid_move = jnp.asarray(bid, _I32) - jnp.asarray(bid0, _I32)
+    return bid_move.astype(_F32) + (jnp.asarray(ask, _I32) - jnp.asarray(ask0, _I32)).astype(_F32)
 
 
 def _side_levels(side: Side, k: int, empty_price: int) -> tuple[jax.Array, jax.Array]:

@@ -50,7 +50,7 @@ from jaxlob.engine import apply_message
 from jaxlob.records import add_totals, zero_totals
 from jaxlob.resync import resync_book, zero_stats
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState, book_from_snapshot
-from jaxlob.views import top_levels
+from jaxlob.views import mid_price, top_levels, twice_mid_change
 
 _I32 = jnp.int32
 _F32 = jnp.float32
@@ -204,7 +204,8 @@ class ReplayMarket(environment.Environment):
             next_id=zero_i,
             last_bid=bid,
             last_ask=ask,
-            arrival_twice_mid=bid + ask,
+            arrival_bid=bid,
+            arrival_ask=ask,
             history=history.reshape(c.history, 2),
             bought=zero_i,
             sold=zero_i,
@@ -297,7 +298,7 @@ class ReplayMarket(environment.Environment):
         bid1, ask1, _ = market_quotes(book, bid, ask)
         bought = state.bought + trades.agent_bought
         sold = state.sold + trades.agent_sold
-        arrival_mid = state.arrival_twice_mid.astype(_F32) / 2.0
+        arrival_mid = mid_price(state.arrival_bid, state.arrival_ask)
         vwap = jnp.where(
             trades.other_volume > 0,
             trades.other_notional / jnp.maximum(trades.other_volume, 1).astype(_F32),
@@ -305,8 +306,8 @@ class ReplayMarket(environment.Environment):
         )
         outcome = StepOutcome(
             trades=trades,
-            mid_before=(bid + ask).astype(_F32) / 2.0,
-            mid_after=(bid1 + ask1).astype(_F32) / 2.0,
+            mid_before=mid_price(bid, ask),
+            mid_after=mid_price(bid1, ask1),
             arrival_mid=arrival_mid,
             vwap=vwap,
             liquidated=liquidated,
@@ -316,7 +317,8 @@ class ReplayMarket(environment.Environment):
         reward = jnp.where(live, result.reward, 0.0)
         pnl = jnp.where(live, result.pnl, 0.0)
 
-        drift0 = (bid + ask - state.arrival_twice_mid).astype(_F32) / (2.0 * tick.astype(_F32))
+        twice_drift = twice_mid_change(bid, ask, state.arrival_bid, state.arrival_ask)
+        drift0 = twice_drift / (2.0 * tick.astype(_F32))
         spread0 = (ask - bid).astype(_F32) / tick.astype(_F32)
         history = state.history
         if c.history:
@@ -331,7 +333,8 @@ class ReplayMarket(environment.Environment):
             next_id=next_id,
             last_bid=bid1,
             last_ask=ask1,
-            arrival_twice_mid=state.arrival_twice_mid,
+            arrival_bid=state.arrival_bid,
+            arrival_ask=state.arrival_ask,
             history=history,
             bought=bought,
             sold=sold,
@@ -372,8 +375,8 @@ class ReplayMarket(environment.Environment):
         tick = jnp.asarray(params.tick_size, _I32)
         tick_f = tick.astype(_F32)
         bid, ask = state.last_bid, state.last_ask
-        twice_mid = bid + ask
-        drift = (twice_mid - state.arrival_twice_mid).astype(_F32) / (2.0 * tick_f)
+        twice_drift = twice_mid_change(bid, ask, state.arrival_bid, state.arrival_ask)
+        drift = twice_drift / (2.0 * tick_f)
         spread = (ask - bid).astype(_F32) / tick_f
         top = top_levels(state.book, c.levels)
         imb_1 = imbalance(top[3], top[1])
@@ -394,7 +397,7 @@ class ReplayMarket(environment.Environment):
                 ]
             ),
             state.history.reshape(-1),
-            layout.level_features(top, twice_mid, tick, c.levels),
+            layout.level_features(top, bid, ask, tick, c.levels),
         ]
         obs = jnp.concatenate(market + [c.task.observe(state, params)]).astype(_F32)
         low, high = layout.bounds(self.obs_names, c.task.inventory_bound(params))

@@ -43,6 +43,7 @@ from envs.replay import observation as layout
 from envs.replay.orders import Targets
 from envs.replay.task import Quotes, StepOutcome, TaskStep
 from jaxlob import messages as m
+from jaxlob.views import mid_price
 
 ACTIONS = ("four_prices", "single_price")
 FOUR_PRICE_NAMES = ("far_touch", "mid", "near_touch", "passive")
@@ -242,7 +243,7 @@ class ExecutionTask:
         executed = jnp.where(buy, state.bought, state.sold)
         notional = jnp.where(buy, state.bought_notional, state.sold_notional)
         average = notional / jnp.maximum(executed, 1).astype(_F32)
-        arrival = state.arrival_twice_mid.astype(_F32) / 2.0
+        arrival = mid_price(state.arrival_bid, state.arrival_ask)
         market = jnp.where(
             state.market_volume > 0,
             state.market_notional / jnp.maximum(state.market_volume, 1).astype(_F32),

@@ -125,11 +125,14 @@ class MarketMakingTask:
         invalid = jnp.sum(jnp.isnan(action)).astype(_F32)
         action = jnp.where(jnp.isnan(action), 0.0, action)
         depth = jnp.clip(action[:2], 0.0, jnp.asarray(p.max_depth_ticks, _F32))
-        # Integer arithmetic on twice the mid (exact): depth rounded to whole price units.
-        twice_mid = bid + ask
+        # Integer arithmetic on twice the mid (exact): depth rounded to whole price units. Twice the
+        # mid is 2 (q tick + r) + spread with q, r = divmod(bid, tick), so the ticks below it are
+        # q plus those of 2 r + spread: bid + ask itself would overflow int32 above $107,374.
         units = 2 * jnp.round(depth * tick.astype(_F32)).astype(_I32)
-        bid_price = jnp.floor_divide(twice_mid - units[0], 2 * tick) * tick
-        ask_price = -jnp.floor_divide(-(twice_mid + units[1]), 2 * tick) * tick
+        q, r = jnp.floor_divide(bid, tick), jnp.remainder(bid, tick)
+        twice_mid_above_q = 2 * r + (ask - bid)
+        bid_price = (q + jnp.floor_divide(twice_mid_above_q - units[0], 2 * tick)) * tick
+        ask_price = (q - jnp.floor_divide(-(twice_mid_above_q + units[1]), 2 * tick)) * tick
         bid_price = jnp.maximum(jnp.minimum(bid_price, tick_floor(ask, tick) - tick), tick)
         ask_price = jnp.maximum(ask_price, tick_floor(bid, tick) + tick)
         ask_price = jnp.maximum(ask_price, bid_price + tick)  # never against its own bid

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxlob.views import twice_from_mid
+
 MAX_TICKS = 1000.0  # bound of price offsets, drifts and spreads (ticks)
 MAX_SIZE = 1e7  # bound of sizes (shares)
 MAX_PNL = 1e9  # bound of the episode pnl (dollars)
@@ -86,14 +88,15 @@ def bounds(names: tuple[str, ...], inventory_bound) -> tuple[jnp.ndarray, jnp.nd
     return jnp.stack(low), jnp.stack(high)
 
 
-def level_features(top: jnp.ndarray, twice_mid, tick, levels: int) -> jnp.ndarray:
-    """``top`` (LOBSTER layout, int32, ``4 levels`` values) as offsets from the mid in ticks and
-    sizes, interleaved like the layout; empty levels at +-MAX_TICKS."""
+def level_features(top: jnp.ndarray, bid, ask, tick, levels: int) -> jnp.ndarray:
+    """``top`` (LOBSTER layout, int32, ``4 levels`` values) as offsets from the mid of ``bid`` and
+    ``ask`` in ticks and sizes, interleaved like the layout; empty levels at +-MAX_TICKS. Offsets
+    come from price differences (``jaxlob.views.twice_from_mid``): exact at any price."""
     top = top.reshape(levels, 4)
     tick2 = 2.0 * jnp.asarray(tick, jnp.float32)
 
     def offset(price, size, sign):
-        diff = (2 * price.astype(jnp.float32) - twice_mid.astype(jnp.float32)) / tick2
+        diff = twice_from_mid(price, bid, ask) / tick2
         return jnp.where(size > 0, jnp.clip(diff, -MAX_TICKS, MAX_TICKS), sign * MAX_TICKS)
 
     ask_offset = offset(top[:, 0], top[:, 1], 1.0)

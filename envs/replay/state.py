@@ -44,7 +44,8 @@ class EnvState:
     next_id: jax.Array  # () int32, agent order id counter
     last_bid: jax.Array  # () int32, other traders' best bid (last known when a side is empty)
     last_ask: jax.Array
-    arrival_twice_mid: jax.Array  # () int32, best bid + best ask when the episode started
+    arrival_bid: jax.Array  # () int32, other traders' best bid and ask when the episode started
+    arrival_ask: jax.Array
     history: jax.Array  # (H, 2) float32, [drift, spread] in ticks at the end of past steps
     bought: jax.Array  # () int32, agent shares bought this episode
     sold: jax.Array

@@ -246,3 +246,28 @@ def test_hidden_and_cross_trades_are_recorded_off_book(typ):
     assert orders(book, "bids") == [(100, 5, 1, 0)]
     assert int(rec.totals.off_book_volume) == 7 and float(rec.totals.off_book_notional) == 700
     assert int(rec.totals.volume) == 0
+
+
+@pytest.mark.parametrize("typ", [m.CANCEL, m.DELETE, m.EXECUTE])
+def test_a_resting_id_named_at_another_price_or_side_is_unmatched(typ):
+    """The id rests, so the message names that order, at the wrong price (or side): it contradicts
+    the book and changes nothing, even where a snapshot aggregate sits at the named price."""
+    row = np.array([102, 50, 100, 40, 103, 10, 99, 10])
+    snap = jl.book_from_snapshot(row, CAPACITY, 2, MAX_FILLS, NUM_TRADERS)
+    ref_snap = ref.book_from_snapshot(row, CAPACITY, 2, MAX_FILLS, NUM_TRADERS)
+    book, rec = run(
+        [
+            sub(B, 5, 101, 7),
+            (typ, B, 5, 100, 7),  # id 7 rests at 101, not 100 (where the aggregate is)
+            (typ, S, 5, 101, 7),  # nor on the ask side
+        ],
+        book=snap,
+        ref_book=ref_snap,
+    )
+    assert orders(book, "bids")[:2] == [(101, 5, 7, 0), (100, 40, jl.SNAPSHOT_ID_BASE - 1, 0)]
+    assert int(book.counters.snapshot_fallbacks) == 0
+    unmatched = (
+        book.counters.unmatched_executions if typ == m.EXECUTE else book.counters.unmatched_cancels
+    )
+    assert int(unmatched) == 2
+    assert int(rec.totals.volume) == 0 and int(book.counters.cancelled_shares) == 0

@@ -95,7 +95,7 @@ def test_invariants_after_every_message(replay, seed):
             if typ == m.SUBMIT or (typ == m.MARKET and price > 0):
                 assert (p <= price) if direction == m.BUY else (p >= price)
 
-        # Shares conserved: added = resting + traded + cancelled + evicted.
+        # Shares conserved: added = resting + traded + cancelled + evicted + refused.
         volume = int(f.totals.volume)
         if _accepted_submit(msg) and int(book.counters.duplicate_ids) == int(
             previous.counters.duplicate_ids
@@ -105,7 +105,11 @@ def test_invariants_after_every_message(replay, seed):
         resting_volume += volume
         c = book.counters
         leaving = (
-            aggressor_volume + resting_volume + int(c.cancelled_shares) + int(c.evicted_shares)
+            aggressor_volume
+            + resting_volume
+            + int(c.cancelled_shares)
+            + int(c.evicted_shares)
+            + int(c.over_limit_shares)
         )
         assert added == _resting(book) + leaving, f"message {i}: shares not conserved"
         previous = book

@@ -192,3 +192,34 @@ def test_rebuilding_the_levels_replaces_other_orders_with_one_aggregate_behind_t
     # keep_trader None keeps nobody: the agent's order goes as well
     synced, _ = jax.jit(lambda b, r: resync_book(b, r, None, keep_queues=False))(book, row)
     assert _orders(synced, "bids") == [(100, 120, 0), (99, 30, 0)]
+
+
+def test_new_orders_of_successive_resyncs_get_distinct_ids():
+    """Two re-synchronisations each add a plain-id order at level 3 (behind the agent), at 99 and
+    then at 101; the first survives beyond the second's visible range. Their ids must differ, or a
+    cancel by id takes both orders' shares from each (a quantity of -x)."""
+    book = _book(
+        [(110, 10)],
+        [(102, 10), (101, 10), (99, 100)],
+        [_agent(m.BUY, 5, 101, 1), _agent(m.BUY, 5, 99, 2)],
+    )
+    book, _ = _resync(book, _row([(110, 10)], [(102, 10), (101, 10), (99, 300)]))
+    book, _ = _resync(book, _row([(110, 10)], [(103, 5), (102, 10), (101, 30)]))
+    bids = jl.book_orders(book)["bids"]
+    assert len(set(bids["order_id"].tolist())) == len(bids["order_id"])
+    fields = (bids[k].tolist() for k in ("price", "quantity", "order_id", "trader_id"))
+    plain = [(p, q, i) for p, q, i, t in zip(*fields) if t == 0 and i >= RESYNC_ID_PLAIN]
+    assert [(p, q) for p, q, _ in plain] == [(101, 20), (99, 200)]
+    cancel = np.asarray([m.CANCEL_ID, 0, 0, 0, plain[1][2], 0, 0, 0], np.int32)
+    after, _ = jax.jit(jl.apply_message)(book, cancel)
+    assert (jl.book_orders(after)["bids"]["quantity"] > 0).all()
+    assert _orders(after, "bids") == [
+        (103, 5, 0),
+        (102, 10, 0),
+        (101, 10, 0),
+        (101, 5, AGENT),
+        (101, 20, 0),
+        (99, 100, 0),
+        (99, 5, AGENT),
+    ]
+    assert int(after.counters.cancelled_shares) == 200

@@ -10,6 +10,7 @@ import pytest
 import jaxlob as jl
 from jaxlob import messages as m
 from jaxlob import reference as ref
+from jaxlob.views import mid_price, twice_from_mid, twice_mid_change
 
 # A LOBSTER level-3 row with an empty third ask level (LOBSTER's dummy values) and an unsorted order
 # of columns exactly as in the files: ask price, ask size, bid price, bid size per level.
@@ -124,3 +125,28 @@ def test_engine_boundaries_reject_arrays_of_the_wrong_shape_or_dtype():
         jl.apply_message(book, good[0, :-1])
     with pytest.raises(AssertionError, match="type"):
         jl.book_from_snapshot(jnp.asarray(LOBSTER_ROW[:4], jnp.float32), 4, 1)
+
+
+def test_mid_arithmetic_never_forms_bid_plus_ask():
+    """Above $107,374 a price's double does not fit int32; the mid helpers use differences."""
+    top = jl.DUMMY_ASK_PRICE - 1
+    bid, ask = jnp.int32(top - 100), jnp.int32(top)
+    assert float(mid_price(bid, ask)) == pytest.approx(top - 50, rel=1e-7)
+    assert float(twice_from_mid(ask, bid, ask)) == 100.0
+    assert float(twice_from_mid(jnp.int32(top - 300), bid, ask)) == -500.0
+    assert float(twice_mid_change(bid, ask, bid - 7, ask - 3)) == 10.0
+    # a small book too: exact integers in float32
+    assert float(mid_price(jnp.int32(10_000), jnp.int32(10_101))) == 10_050.5
+
+
+def test_snapshot_levels_at_one_price_are_one_level():
+    row = np.array([101, 5, 99, 7, 101, 6, 99, 8, 102, 1, 98, 1])
+    book = jl.book_from_snapshot(row, 4, 3)
+    ref_book = ref.book_from_snapshot(row, 4, 3)
+    orders = jl.book_orders(book)
+    assert orders["asks"]["price"].tolist() == [101, 102]
+    assert orders["asks"]["quantity"].tolist() == [11, 1]
+    assert orders["bids"]["quantity"].tolist() == [15, 1]
+    for side in ("bids", "asks"):
+        for name, values in ref.book_orders(ref_book)[side].items():
+            np.testing.assert_array_equal(orders[side][name], values)
