@@ -112,3 +112,34 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
     atomic_write(target, b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in target.parent.iterdir()] == ["file.json"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--set", "nope=1"], "nope: unknown field"),
+        (["--set", "quantity=1.5"], "quantity: must be an integer"),
+        (["--set", "quantity"], "expected field=value"),
+        (["--env", "cartea_jaimungal_mm"], "unknown replay environment"),
+    ],
+)
+def test_window_report_errors_are_one_line(argv, message, capsys):
+    from agents.replay.windows import main as windows_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        windows_main(argv)
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, "python -m agents.replay.windows", message)
+
+
+def test_benchmarks_unknown_name_is_one_line(capsys, tmp_path, monkeypatch):
+    import os
+
+    # The command sets XLA_FLAGS when imported; keep that from leaking into later tests.
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+    from benchmarks.__main__ import main as benchmarks_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        benchmarks_main(["--only", "nope", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, "python -m benchmarks", "unknown benchmark")
