@@ -37,14 +37,6 @@ class StoredPolicy:
     params: Any
     obs_rms: RunningMeanStd
 
-    @property
-    def env_name(self) -> str:
-        return self.meta["config"]["env_name"]
-
-    @property
-    def env_overrides(self) -> dict[str, Any]:
-        return dict(self.meta["config"].get("env_overrides", {}))
-
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """checkpoint.json of a run directory, checked for presence and format."""
@@ -98,9 +90,10 @@ def read_arrays(run_dir: str | Path, actor: ActorCritic) -> tuple[Any, RunningMe
     return restored["params"], restored["obs_rms"]
 
 
-def read_policy(run_dir: str | Path, env, env_params) -> StoredPolicy:
-    """The stored policy of `run_dir`, for acting in `(env, env_params)`."""
-    meta = read_meta(run_dir)
+def read_policy(run_dir: str | Path, env, env_params, meta: dict | None = None) -> StoredPolicy:
+    """The stored policy of `run_dir`, for acting in `(env, env_params)` (`meta`: its
+    checkpoint.json when already read)."""
+    meta = read_meta(run_dir) if meta is None else meta
     network = NetworkSpec.from_dict(meta["config"], where=str(Path(run_dir) / META_FILE))
     actor = ActorCritic.for_env(network, env, env_params)
     params, obs_rms = read_arrays(run_dir, actor)

@@ -57,7 +57,7 @@ def load_trained(run_dir: str | Path, overrides: dict | None = None, greedy: boo
     env_name = config["env_name"]
     env_overrides = {**dict(config.get("env_overrides", {})), **dict(overrides or {})}
     env, env_params = make_any(env_name, env_overrides)
-    stored = read_policy(run_dir, env, env_params)
+    stored = read_policy(run_dir, env, env_params, meta)
     policy = TrainedPolicy(
         params=stored.params, obs_rms=stored.obs_rms, actor=stored.actor, greedy=greedy
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.overrides import as_integer, as_number
 from envs.replay.data import ReplayData, load_data
 from envs.replay.environment import EnvParams, ReplayConfig, ReplayMarket, make_params
 from envs.replay.execution import ExecutionTask
@@ -86,22 +87,9 @@ def _data(options: dict) -> ReplayData:
     )
 
 
-def _as_int(name: str, value) -> int:
-    if isinstance(value, bool) or not float(value).is_integer():
-        raise ValueError(f"{name}: must be an integer, got {value!r}")
-    return int(value)
-
-
 def _task_value(name: str, value, current):
-    if isinstance(current, int):
-        return _as_int(name, value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: not a number: {value!r}") from None
-    if not np.isfinite(number):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    return number
+    """A task field's override in the field's kind (the one rule of `envs.overrides`)."""
+    return as_integer(name, value) if isinstance(current, int) else as_number(name, value)
 
 
 def validate(env: ReplayMarket, params: EnvParams) -> None:
@@ -130,12 +118,12 @@ def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
     config_args = {k: overrides.pop(k) for k in CONFIG_OPTIONS if k in overrides}
     for key in ("capacity", "levels", "history", "max_fills"):
         if key in config_args:
-            config_args[key] = _as_int(key, config_args[key])
+            config_args[key] = as_integer(key, config_args[key])
     if "resync" in config_args:
         config_args["resync"] = bool(config_args["resync"])
     config = ReplayConfig(task=task, **config_args)
     data = _data({k: overrides.pop(k) for k in DATA_OPTIONS if k in overrides})
-    fields = {k: _as_int(k, overrides.pop(k)) for k in PARAM_FIELDS if k in overrides}
+    fields = {k: as_integer(k, overrides.pop(k)) for k in PARAM_FIELDS if k in overrides}
     defaults = task.task_params()
     task_fields = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
     changes = {}
