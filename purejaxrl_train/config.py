@@ -77,6 +77,12 @@ class TrainConfig:
     log_interval: int = 10
     eval_episodes: int = 10_000
     heldout_windows: tuple[int, ...] = ()
+    # Live evaluation, checkpoints and devices (purejaxrl_train.trainer / checkpoint):
+    eval_every: int = 0  # updates between greedy evaluations on held-out keys (0: none)
+    live_eval_episodes: int = 64  # episodes per live evaluation
+    live_eval_stochastic: bool = False  # also evaluate the sampling policy
+    checkpoint_every: int = 0  # updates between full training-state checkpoints (0: at the end)
+    num_devices: int = 0  # devices the environments are split across (0: every visible one)
     hparams: HyperParams = dataclasses.field(default_factory=HyperParams)
 
     def __post_init__(self):
@@ -92,8 +98,17 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        if self.log_interval < 0 or self.eval_episodes < 0:
-            raise ValueError("TrainConfig.log_interval and eval_episodes must be >= 0")
+        for name in (
+            "log_interval",
+            "eval_episodes",
+            "eval_every",
+            "live_eval_episodes",
+            "checkpoint_every",
+            "num_devices",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= 0, got {value!r}")
         if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
             raise ValueError(
                 f"TrainConfig.hidden_sizes must be positive widths, got {self.hidden_sizes!r}"

@@ -90,9 +90,11 @@ def make_train(
     env_params=None,
     progress: ProgressFn | None = None,
 ) -> Callable:
-    """The training function `train(key, hparams=None, member=0) -> (RunnerState, metrics)`.
+    """The training function `train(key, hparams=None, member=0, env_params=None)`.
 
-    hparams: traced `HyperParams` (default: `config.hparams`). member: an index passed to the
+    Returns `(RunnerState, metrics)`. hparams: traced `HyperParams` (default: `config.hparams`).
+    env_params: traced environment parameters (default: the config's), so that a sweep can vmap
+    over markets as well as hyperparameters. member: an index passed to the
     progress callback, so a host printer can tell vmapped runs apart. metrics: dict of arrays with
     one entry per update.
     """
@@ -139,7 +141,7 @@ def make_train(
             lambda state, mb: ppo_minibatch(hp, tx, state, mb), learner, minibatches
         )
 
-    def update(hp: HyperParams, tx, member, state: RunnerState, update_index):
+    def update(hp: HyperParams, tx, member, env_params, state: RunnerState, update_index):
         key, rollout_key, epoch_key = jax.random.split(state.key, 3)
         params = state.learner.params
         env_runner, transitions, episodes = collect_rollout(
@@ -207,8 +209,11 @@ def make_train(
         )
         return new_state, metrics
 
-    def train(key: jax.Array, hparams: HyperParams | None = None, member=0):
+    default_env_params = env_params
+
+    def train(key: jax.Array, hparams: HyperParams | None = None, member=0, env_params=None):
         hp = (config.hparams if hparams is None else hparams).as_arrays()
+        env_params = default_env_params if env_params is None else env_params
         key, init_key, env_key = jax.random.split(key, 3)
         params = policy.init(init_key)
         tx = make_optimizer(config, hp)
@@ -224,7 +229,7 @@ def make_train(
             key=key,
         )
         return jax.lax.scan(
-            lambda s, u: update(hp, tx, member, s, u), state, jnp.arange(num_updates)
+            lambda s, u: update(hp, tx, member, env_params, s, u), state, jnp.arange(num_updates)
         )
 
     return train
