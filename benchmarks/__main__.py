@@ -1,5 +1,8 @@
-"""`python -m benchmarks [--quick] [--only NAME ...]`: run every throughput benchmark, print its
-table, and save JSON and Markdown under `benchmarks/results/` named after the device.
+"""`python -m benchmarks [--quick | --gpu] [--only NAME ...]`: run every throughput benchmark, print
+its table, and save JSON and Markdown under `benchmarks/results/` named after the device.
+
+Sizes (`benchmarks.scale`): today's CPU sizes on a CPU, GPU sizes (10^5-10^7 trajectories, 10^4-10^5
+books, 10^4 environments) when JAX's default backend is a GPU or with `--gpu`; `--quick` smaller.
 
 A benchmark is any module in this package with `run(quick: bool) -> dict` returning
 `{"name", "description", "rows": [flat dicts], "notes"}`.
@@ -19,7 +22,8 @@ from pathlib import Path
 
 # One XLA host device per core, so CPU benchmarks can use every core, and XLA:CPU's concurrency
 # scheduler off: with it, the vmapped training sweep of `training_throughput` hangs (STYLE.md's
-# known pitfall). Both are set before JAX starts.
+# known pitfall). Both are set before JAX starts. Both flags affect only the CPU backend (on a GPU
+# machine they leave the GPUs alone); `cpu_tricks` reports what the device count buys.
 _FLAGS = {
     "xla_force_host_platform_device_count": f"--xla_force_host_platform_device_count={os.cpu_count() or 1}",
     "xla_cpu_enable_concurrency_optimized_scheduler": "--xla_cpu_enable_concurrency_optimized_scheduler=false",
@@ -31,6 +35,7 @@ for _name, _flag in _FLAGS.items():
 import jax  # noqa: E402
 
 import benchmarks  # noqa: E402
+from benchmarks import scale  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,8 +54,8 @@ def discover() -> dict[str, object]:
 
 def to_markdown(result: dict) -> str:
     rows = result["rows"]
-    if not rows:
-        return f"### {result['name']}\n\n(no rows)\n"
+    if not rows:  # a skipped benchmark: its notes say why
+        return f"### {result['name']}\n\n(no rows) {result.get('notes', '')}".rstrip() + "\n"
     columns = list(dict.fromkeys(k for row in rows for k in row))
     lines = [f"### {result['name']}", "", result.get("description", ""), ""]
     lines.append("| " + " | ".join(columns) + " |")
@@ -77,12 +82,26 @@ def device_label() -> str:
     return device.device_kind.replace(" ", "-").lower()
 
 
+def _suffix(size_class: str) -> str:
+    """quick, full (the backend's own sizes), or gpu-sizes (GPU sizes forced on another backend)."""
+    natural = "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+    if size_class == "quick":
+        return "quick"
+    return "full" if size_class == natural else f"{size_class}-sizes"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument(
+        "--gpu", action="store_true", help="GPU sizes even if JAX's default backend is not a GPU"
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
+    if args.gpu:
+        os.environ[scale.ENV_VAR] = "gpu"  # read by every benchmark and its subprocesses
+    size_class = scale.scale(args.quick)
     available = discover()
     names = args.only or sorted(available)
     unknown = [n for n in names if n not in available]
@@ -93,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     label = device_label()
     header = (
         f"device: {jax.devices()[0].device_kind} ({label}), jax {jax.__version__}, "
-        f"{'quick' if args.quick else 'full'} run, "
+        f"{'quick' if args.quick else 'full'} run, {size_class} sizes, "
         f"{time.strftime('%Y-%m-%d %H:%M')}, command: python -m benchmarks"
-        f"{' --quick' if args.quick else ''}{' --only ' + ' '.join(args.only) if args.only else ''}"
+        f"{' --quick' if args.quick else ''}{' --gpu' if args.gpu else ''}"
+        f"{' --only ' + ' '.join(args.only) if args.only else ''}"
     )
     print(header, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         result["header"] = header
         text = to_markdown(result)
         print("\n" + text, flush=True)
-        suffix = "quick" if args.quick else "full"
+        suffix = _suffix(size_class)
         (args.out / f"{name}-{label}-{suffix}.json").write_text(json.dumps(result, indent=2))
         (args.out / f"{name}-{label}-{suffix}.md").write_text(header + "\n\n" + text)
     return 0

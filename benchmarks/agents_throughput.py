@@ -26,6 +26,7 @@ from agents import make_agent
 from agents.evaluation import _rollout
 from agents.policies.market_making import cartea_jaimungal_problem
 from agents.policy import Stateless
+from benchmarks.scale import scale
 
 
 @struct.dataclass
@@ -123,7 +124,9 @@ def _per_step_expm_seconds(params, repeats: int) -> float:
 
 
 def run(quick: bool) -> dict:
-    batches = [8192] if quick else [1024, 8192, 65536]
+    batches = {"quick": [8192], "cpu": [1024, 8192, 65536], "gpu": [8192, 65536, 1_048_576]}[
+        scale(quick)
+    ]
     repeats = 7 if quick else 21
     rows = []
     for max_inventory in (3, 100):

@@ -8,9 +8,10 @@ submissions near the touch, 42 % deletions and 2 % partial cancels of live order
 book starts from the same warmed-up book (0.6 N resting orders) and gets one of 16 seeded streams of
 ``NUM_MESSAGES`` messages. One call applies all messages to all books (one ``lax.scan`` of the
 vmapped engine); compile time is reported apart; best and median wall time of repeated calls, each
-blocking until done. On a CPU, large batches are also timed in blocks of books (``lax.map`` over
-vmapped blocks of 25,000 / N books), which keeps a block's books in cache through the scan. The
-reference applies the same streams one message at a time.
+blocking until done. With `jaxlob.backend.cpu_tricks()` on (the default on a CPU), large batches are
+also timed in blocks of books (``lax.map`` over vmapped blocks of 25,000 / N books), which keeps a
+block's books in cache through the scan. The reference applies the same streams one message at a
+time.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlob as jl
+from benchmarks.scale import scale
 from benchmarks.timing import best_and_median
 from jaxlob import random_messages as rm
 from jaxlob import reference as ref
+from jaxlob.backend import cpu_tricks
 
 NUM_MESSAGES = 100
 NUM_STREAMS = 16
@@ -119,11 +122,11 @@ def _time_reference(capacity: int, book, streams, repeats: int) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    configs = (
-        {100: [1, 1000], 1000: [100]}
-        if quick
-        else {100: [1, 100, 1000, 10000], 1000: [1, 100, 1000, 10000]}
-    )
+    configs = {
+        "quick": {100: [1, 1000], 1000: [100]},
+        "cpu": {100: [1, 100, 1000, 10000], 1000: [1, 100, 1000, 10000]},
+        "gpu": {100: [1, 1000, 10000, 100000], 1000: [1, 1000, 10000, 100000]},
+    }[scale(quick)]
     rows = []
     for capacity, book_counts in configs.items():
         warm, ref_book, streams = _workload(capacity)
@@ -132,7 +135,7 @@ def run(quick: bool = False) -> dict:
         for num_books in book_counts:
             repeats = 3 if num_books * capacity >= 1_000_000 else 5
             rows.append(_time_engine(capacity, num_books, warm, streams, repeats))
-            if num_books > block and jax.devices()[0].platform == "cpu":
+            if num_books > block and cpu_tricks():
                 rows.append(_time_engine(capacity, num_books, warm, streams, repeats, block))
     return {
         "name": "book_throughput",

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.scale import scale
 from benchmarks.timing import best_and_median
 from jaxlob import lobster, reference
 from jaxlob.engine import apply_message
@@ -106,7 +107,9 @@ def _replay_rows(day: lobster.LobsterDay, quick: bool, repeats: int) -> list[dic
 
     # Many books, each replaying a different window of the day: window b starts at message
     # 1 + b * stride and runs for `length` messages from the orderbook row just before it.
-    num_books, length = (100, 500) if quick else (1000, 1000)
+    num_books, length = {"quick": (100, 500), "cpu": (1000, 1000), "gpu": (10000, 1000)}[
+        scale(quick)
+    ]
     stride = (day.num_rows - 1 - length) // (num_books - 1)
     starts = 1 + stride * np.arange(num_books)
     windows = jnp.asarray(day.messages[starts[:, None] + np.arange(length)[None, :]])

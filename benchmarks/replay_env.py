@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from agents.rollout import rollout
+from benchmarks.scale import scale
 from benchmarks.timing import best_and_median
 from envs.replay.registry import make
 from jaxlob import reference
@@ -114,12 +115,16 @@ def run(quick: bool = False) -> dict:
     env, params = make("lobster_execution")
     pure_env, pure_params = make("lobster_execution", resync=False)
     repeats = 2 if quick else 3
-    if quick:
+    size_class = scale(quick)
+    if size_class == "quick":
         sizes = ((1, 50), (1000, 3))
         pure_sizes = ()
-    else:
+    elif size_class == "cpu":
         sizes = ((1, 200), (1000, 5), (10000, 2))
         pure_sizes = ((1000, 5),)
+    else:
+        sizes = ((1, 200), (1000, 5), (10000, 5), (100000, 2))
+        pure_sizes = ((10000, 5),)
     device = jax.devices()[0]
     where = f"{device.platform} x{len(jax.devices())}"
     rows = _env_rows(env, params, sizes, repeats, f"this repo, re-synchronised ({where})")

@@ -18,6 +18,7 @@ import time
 import jax
 import jax.numpy as jnp
 
+from benchmarks.scale import scale
 from benchmarks.timing import best_and_median
 from purejaxrl_train.presets import default_config
 from purejaxrl_train.sweep import SweepPlan, sweep_inputs
@@ -118,12 +119,11 @@ def _time_sweep(num_configs: int, num_seeds: int, repeats: int, device) -> list[
 
 def run(quick: bool) -> dict:
     default = jax.devices()[0]
-    if quick:
-        env_counts = [16, 64]
-    elif default.platform == "cpu":
-        env_counts = [16, 64, 256, 1024]
-    else:
-        env_counts = [16, 64, 256, 1024, 4096, 16384]
+    env_counts = {
+        "quick": [16, 64],
+        "cpu": [16, 64, 256, 1024],
+        "gpu": [16, 64, 256, 1024, 4096, 16384],
+    }[scale(quick)]
     updates = 2 if quick else 5
     repeats = 2 if quick else 3
     rows = []
