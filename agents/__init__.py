@@ -7,7 +7,10 @@
 - `evaluate_policy(env, params, policy, num_episodes, key)` returns Monte Carlo episode statistics,
   through `agents.rollout.rollout`, the one episode loop. The command line is
   ``python -m agents.evaluate``.
-- `agents.solvers` holds the closed forms and numerical solutions the optimal agents are built from;
+- `agents.solvers` holds the closed forms and numerical solutions the optimal agents are built from
+  (`solvers.discrete_optimum`: the exact optimum of a market's own discrete-time steps, the
+  `discrete_optimal` agent); `agents.references` says which agent each preset is compared with,
+  whether it is the exact optimum or a baseline, and its gap to the optimum;
   `agents.replay` the replay markets' baselines and per-window report.
 """
 

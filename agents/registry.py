@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from agents.policies import baseline, execution, market_making, schedule
+from agents.policies import baseline, discrete, execution, market_making, schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,30 +37,41 @@ AGENTS: dict[str, AgentSpec] = {
     "vwap": AgentSpec(
         schedule.make_vwap, {"volume_curve": "floats"}, "volume-weighted execution (bucket weights)"
     ),
+    "discrete_optimal": AgentSpec(
+        discrete.make_discrete_optimal,
+        {},
+        "the exact optimum of the market's own discrete-time steps (backward recursion over "
+        "step and inventory): quotes with Poisson flow and a Brownian mid (CARA: with arrival "
+        "jumps), or trading speed with linear impact; refuses markets it cannot solve exactly",
+    ),
     "avellaneda_stoikov": AgentSpec(
         market_making.make_avellaneda_stoikov,
         {"gamma": "float", "symmetric": "bool"},
-        "Avellaneda-Stoikov 2008 reservation price and spread",
+        "Avellaneda-Stoikov 2008 asymptotic quotes (reservation price and spread): the paper's "
+        "approximation, not the CARA optimum (3.8% below it in certainty equivalent on "
+        "avellaneda_stoikov); depths clipped to [min_depth, max_depth]",
     ),
     "glft": AgentSpec(
         market_making.make_glft,
         {"gamma": "float", "inventory_bound": "int"},
-        "Gueant-Lehalle-Fernandez-Tapia 2013 exact quotes with inventory bounds",
+        "Gueant-Lehalle-Fernandez-Tapia 2013 continuous-time CARA quotes with inventory bounds; "
+        "ignores the mid's jumps (glft_jump) and uses a Hawkes flow's mean intensity",
     ),
     "cartea_jaimungal_mm": AgentSpec(
         market_making.make_cartea_jaimungal_mm,
         {"inventory_bound": "int"},
-        "CJP 2015 section 10.2 optimal market maker (matrix exponential)",
+        "CJP 2015 section 10.2 continuous-time optimal market maker (matrix exponential); "
+        "uses a Hawkes flow's mean intensity and ignores an alpha signal",
     ),
     "cartea_jaimungal_touch": AgentSpec(
         market_making.make_cartea_jaimungal_touch,
         {"inventory_bound": "int", "substeps": "int"},
-        "CJP 2015 section 10.2.2 optimal market maker at the touch (finite differences)",
+        "CJP 2015 section 10.2.2 continuous-time market maker at the touch (finite differences)",
     ),
     "cartea_jaimungal_execution": AgentSpec(
         execution.make_cartea_jaimungal_execution,
         {},
-        "CJP 2015 section 6.5 optimal speed, feedback in the inventory",
+        "CJP 2015 section 6.5 continuous-time optimal speed, feedback in the inventory",
     ),
     "limit_order_liquidation": AgentSpec(
         execution.make_limit_order_liquidation,
@@ -70,7 +81,9 @@ AGENTS: dict[str, AgentSpec] = {
     "limit_market_liquidation": AgentSpec(
         execution.make_limit_market_liquidation,
         {"substeps": "int", "free_depth": "bool", "two_sided": "bool"},
-        "CJP 2015 section 8.4 limit and market orders (finite-difference QVI)",
+        "CJP 2015 section 8.4 limit and market orders, the continuous-time QVI (finite "
+        "differences; any number of market orders at an instant): 1.7% below the exact optimum "
+        "of cj_execution_lo_mo, whose steps execute at most one market order each",
     ),
 }
 

@@ -11,15 +11,11 @@ import jax
 
 from agents import evaluate_policy, make_agent
 from agents.learned import ActorCritic, TrainedPolicy
+from agents.references import BASELINE, REFERENCES, reference_for
 
-# Presets whose reference agent in `agents` is known: the progress lines and the final evaluation
-# report the trained policy's return as a percentage of this agent's.
-REFERENCE_AGENTS = {
-    "cartea_jaimungal_mm": "cartea_jaimungal_mm",
-    "cj_execution_speed": "cartea_jaimungal_execution",
-    "cj_execution_lo_mo": "limit_market_liquidation",
-    "avellaneda_stoikov": "avellaneda_stoikov",
-}
+# Preset -> the agent its returns are compared with (the progress lines and the final evaluation
+# report the trained policy's return as a percentage of it); kinds and gaps in `agents.references`.
+REFERENCE_AGENTS = {name: ref.agent for name, ref in REFERENCES.items()}
 
 
 def trained_policy(actor: ActorCritic, params, obs_rms, greedy: bool = True) -> TrainedPolicy:
@@ -41,11 +37,23 @@ def reference_agent(env_name: str) -> str | None:
 def evaluate_reference(
     env_name: str, env, env_params, num_episodes: int, key: jax.Array
 ) -> dict | None:
-    """`agents.evaluate_policy` statistics of the preset's reference agent, or None without one."""
-    agent = reference_agent(env_name)
-    if agent is None:
+    """`agents.evaluate_policy` statistics of the preset's reference agent, or None without one;
+    "agent" names it and "kind" says whether it is the exact optimum ("optimal") or a baseline.
+
+    Where overrides take the market outside what the exact agent solves (say `exact_counts`), it
+    refuses, and the preset's textbook agent stands in as a baseline."""
+    reference = reference_for(env_name)
+    if reference is None:
         return None
-    policy = make_agent(agent, env, env_params)
+    agent, kind = reference.agent, reference.kind
+    try:
+        policy = make_agent(agent, env, env_params)
+    except ValueError:
+        if reference.textbook is None or reference.textbook == agent:
+            raise
+        agent, kind = reference.textbook, BASELINE
+        policy = make_agent(agent, env, env_params)
     result = evaluate_policy(env, env_params, policy, num_episodes, key)
     result["agent"] = agent
+    result["kind"] = kind
     return result

@@ -13,7 +13,12 @@ from flax import struct
 from agents import model
 from agents.observation import ObsReader, make_reader, step_index
 from agents.policies.market_making import cartea_jaimungal_problem
-from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
+from agents.policies.tables import (
+    QuoteTablePolicy,
+    after_market_orders,
+    hjb_table_policy,
+    make_table_policy,
+)
 from agents.policy import Stateless
 from agents.solvers import execution as execution_formulas
 from agents.solvers import limit_order_hjb, qvi
@@ -100,7 +105,10 @@ def make_limit_market_liquidation(
     half_spread) on [0, Q_max] (mirrored for a buy programme), running penalty φq², terminal -αq²;
     the unused bid is parked at max_depth. `two_sided=True` solves the environment's own problem
     instead: both limit sides optimised, market orders either way, on ±max_inventory; that is the
-    exact (continuous-time) optimum of a `limit_and_market` market with `execution_side=0`.
+    continuous-time optimum of a `limit_and_market` market with `execution_side=0`. The QVI
+    allows any number of market orders at one instant, the environment one per step: on
+    `cj_execution_lo_mo` this agent is 1.7 % below the exact optimum of the steps
+    (`discrete_optimal`, the preset's reference).
     Depths are restricted to [min_depth, max_depth] unless `free_depth`.
     """
     agent = "limit_market_liquidation"
@@ -131,14 +139,10 @@ def make_limit_market_liquidation(
         min_depth=None if free_depth else float(params.min_depth),
         max_depth=None if free_depth else float(params.max_depth),
     )
-    # A market order is sent before the quotes meet the flow, so where one is sent the quotes are
-    # those of the inventory it leaves: q - 1 for a sale, q + 1 for a purchase.
-    bid, ask = solution.bid_depth.copy(), solution.ask_depth.copy()
+    # A market order is sent before the quotes meet the flow: where one is sent the quotes are
+    # those of the inventory it leaves (q - 1 for a sale, q + 1 for a purchase).
     sell, buy = solution.sell_market_order, solution.buy_market_order
-    bid[:, 1:] = np.where(sell[:, 1:], bid[:, :-1], bid[:, 1:])
-    ask[:, 1:] = np.where(sell[:, 1:], ask[:, :-1], ask[:, 1:])
-    bid[:, :-1] = np.where(buy[:, :-1], bid[:, 1:], bid[:, :-1])
-    ask[:, :-1] = np.where(buy[:, :-1], ask[:, 1:], ask[:, :-1])
+    bid, ask = after_market_orders((solution.bid_depth, solution.ask_depth), sell, buy)
     return make_table_policy(
         env,
         params,

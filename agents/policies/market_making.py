@@ -1,6 +1,8 @@
-"""Optimal market makers: Avellaneda–Stoikov 2008, GLFT 2013 (exact), Cartea–Jaimungal–Penalva §10.2.
+"""The literature's market makers: Avellaneda–Stoikov 2008 (an asymptotic approximation), GLFT 2013
+and Cartea–Jaimungal–Penalva §10.2 (continuous-time optima).
 
-The formulas live in `agents.solvers`; here they become policies on an environment's grid.
+The formulas live in `agents.solvers`; here they become policies on an environment's grid. The
+exact optimum of an environment's own discrete steps is `agents.policies.discrete`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from flax import struct
 
 from agents import model
 from agents.observation import ObsReader, make_reader
-from agents.policies.tables import QuoteTablePolicy, hjb_table_policy, make_table_policy
+from agents.policies.tables import (
+    QuoteTablePolicy,
+    after_market_orders,
+    hjb_table_policy,
+    make_table_policy,
+)
 from agents.policy import Stateless
 from agents.solvers import avellaneda_stoikov as as_formulas
 from agents.solvers import limit_order_hjb, qvi
@@ -21,9 +28,16 @@ from agents.solvers import limit_order_hjb, qvi
 class AvellanedaStoikovPolicy(Stateless):
     """AS 2008 quotes: reservation price s - qγσ²(T-t), spread γσ²(T-t) + (2/γ)ln(1+γ/k).
 
+    These are the paper's asymptotic approximation, not the optimum of the CARA problem: on
+    `avellaneda_stoikov` their certainty equivalent is 3.8 % below the exact optimum of the
+    environment's steps at γ = 0.1 (`discrete_optimal`, the preset's reference).
+
     `symmetric=True` is the paper's comparison strategy: the time-averaged AS spread, centred on
     the mid. Depths are clipped to [min_depth, max_depth] (the AS preset allows quotes through the
-    mid, as the paper's simulation does). The constants come from `solvers.avellaneda_stoikov`
+    mid, as the paper's simulation does). mbt_gym passes its agent's crossing quotes unclipped to
+    its environment, where they fill at the arrival rate on the wrong side of the mid: on a market
+    with min_depth = 0 that alone makes its mean return lower (64.096 vs 64.189 exactly on the AS
+    market with a running penalty; tests/agents/test_mbt_gym_comparison.py). The constants come from `solvers.avellaneda_stoikov`
     (float64, on the host).
     """
 
@@ -95,7 +109,11 @@ def make_avellaneda_stoikov(
 def make_glft(
     env, params, gamma: float | None = None, inventory_bound: int | None = 50
 ) -> QuoteTablePolicy:
-    """Exact GLFT quotes with |q| <= min(max_inventory, inventory_bound) (beyond: the edge row)."""
+    """GLFT's exact continuous-time quotes with |q| <= min(max_inventory, inventory_bound)
+    (beyond: the edge row). The model has a Brownian mid without jumps: on `glft_jump` the agent
+    ignores the jumps market orders cause (its certainty equivalent is then 6e-6 below the exact
+    discrete optimum, `discrete_optimal`, which solves with them); on a Hawkes flow it quotes for
+    the stationary mean intensity."""
     agent = "glft"
     terminal_time, steps, _ = model.time_grid(params)
     rate_bid, rate_ask = model.arrival_rates(params, agent)
@@ -174,14 +192,20 @@ def make_cartea_jaimungal_touch(
     solution = qvi.solve(
         problem, int(params.max_steps_in_episode), orders, substeps=substeps, touch=half_spread
     )
+    # Its own market order goes first: the quotes posted are those of the inventory it leaves.
+    post_bid, post_ask = after_market_orders(
+        (solution.post_bid, solution.post_ask),
+        solution.sell_market_order,
+        solution.buy_market_order,
+    )
     return make_table_policy(
         env,
         params,
         make_reader(env, params),
         problem.q_min,
         solution.h,
-        solution.post_bid,
-        solution.post_ask,
+        post_bid,
+        post_ask,
         sell_market_order=solution.sell_market_order,
         buy_market_order=solution.buy_market_order,
         agent=agent,

@@ -87,6 +87,19 @@ class QuoteTablePolicy(Stateless):
         return self.value_table[n, inventory_index(jnp.asarray(q), self.q_min, self.q_max)]
 
 
+def after_market_orders(tables, sell: np.ndarray, buy: np.ndarray) -> list[np.ndarray]:
+    """Quote tables re-indexed for a step that sends a market order first: where row q sends a
+    sell (buy) market order, its quotes meet the flow at inventory q - 1 (q + 1), so they are that
+    row's quotes. `tables` are (steps, levels) arrays over increasing inventory."""
+    out = []
+    for table in tables:
+        table = np.array(table, copy=True)
+        table[:, 1:] = np.where(sell[:, 1:], table[:, :-1], table[:, 1:])
+        table[:, :-1] = np.where(buy[:, :-1], table[:, 1:], table[:, :-1])
+        out.append(table)
+    return out
+
+
 def make_table_policy(
     env,
     params,

@@ -10,6 +10,10 @@ terminal -α Q_N². The mid is a martingale, so E[Q dS] = 0 drops out. This is t
 Monte Carlo of the policy estimates, so it separates simulation error from discretisation error.
 """
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -67,3 +71,15 @@ def policy_value(policy, params) -> np.ndarray:
 @pytest.fixture(scope="session")
 def exact_policy_value():
     return policy_value
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """`exact_recursion` (this folder): the independent exact recursion of a market's own steps
+    (tests are not a package, so it is loaded from its path)."""
+    path = Path(__file__).with_name("exact_recursion.py")
+    spec = importlib.util.spec_from_file_location("tests_agents_exact_recursion", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

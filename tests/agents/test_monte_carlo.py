@@ -104,8 +104,10 @@ def test_limit_and_market_order_agent_attains_its_value(exact_policy_value):
     """CJP §8.4 on cj_execution_lo_mo (a liquidation: sell orders only): the QVI liquidator's Monte
     Carlo mean matches the exact discrete-time mean within 4 se and h(0, 10) within 4 se plus an
     allowance of 4 dt (λdt = 1/6 here, and the market-order projection is first order), and it
-    liquidates. On the two-sided variant (execution_side=0) the two-sided QVI agent is the
-    environment's optimum: it attains its own value and beats the one-sided liquidator."""
+    liquidates. On the two-sided variant (execution_side=0) the two-sided QVI agent solves the
+    environment's problem in continuous time: it attains its own value and beats the one-sided
+    liquidator. (Neither is the optimum of the discrete steps: `discrete_optimal` is, see
+    test_discrete_optimum.py.)"""
     key = jax.random.key(84)
     env, params = envs.make("cj_execution_lo_mo")
     textbook_agent = make_agent("limit_market_liquidation", env, params)
@@ -154,3 +156,15 @@ def test_touch_agent_attains_its_value_and_beats_always_posting(exact_policy_val
     assert abs(ret["mean"] - float(optimal.value(0.0, 0))) < 4 * ret["stderr"] + 2 * dt
     gap = ret["mean"] - always["return"]["mean"]
     assert gap > 8 * np.hypot(ret["stderr"], always["return"]["stderr"])
+
+
+def test_exact_cara_agent_attains_its_certainty_equivalent_with_jumps():
+    """glft_jump in the environment itself: the Monte Carlo mean utility of `discrete_optimal`
+    against -exp(-γ CE), CE its exactly computed certainty equivalent (the recursion models the
+    mid's jumps on market orders, the CARA transform and the fills as the environment does), 4 se.
+    """
+    env, params = envs.make("glft_jump")
+    agent = make_agent("discrete_optimal", env, params)
+    result = evaluate(env, params, agent, 4000, jax.random.key(52))
+    exact = -np.exp(-float(params.reward.gamma) * float(agent.value(0.0, 0)))
+    assert abs(result["return"]["mean"] - exact) < 4 * result["return"]["stderr"]

@@ -35,6 +35,11 @@ COMPATIBLE = [
     ("limit_order_liquidation", "cj_execution_lo_mo", {}),
     ("limit_market_liquidation", "cj_execution_lo_mo", {}),
     ("limit_market_liquidation", "cj_execution_lo_mo", {"two_sided": True}, {"execution_side": 0}),
+    ("discrete_optimal", "avellaneda_stoikov", {}),
+    ("discrete_optimal", "glft_jump", {}),
+    ("discrete_optimal", "cartea_jaimungal_touch", {}),
+    ("discrete_optimal", "cj_execution_lo_mo", {}),
+    ("discrete_optimal", "cj_execution_speed", {}),
 ]
 
 
