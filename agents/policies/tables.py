@@ -17,6 +17,7 @@ from flax import struct
 from agents.observation import ObsReader, inventory_index, make_reader, step_index
 from agents.policy import Stateless
 from agents.solvers import limit_order_hjb
+from jaxlob.backend import cpu_tricks
 
 TABLE_TYPES = ("limit", "limit_and_market", "touch", "touch_and_market")
 
@@ -27,10 +28,11 @@ class QuoteTablePolicy(Stateless):
 
     Components are stored in pairs as complex64 flat tables (real part, imaginary part): measured
     on XLA:CPU, one complex64 gather costs about a sixth of two float32 gathers, and rows of a 2-D
-    table are slower still. Entry n * L + (q - q_min).
+    table are slower still. That is an XLA:CPU trick: without `jaxlob.backend.cpu_tricks()` a pair
+    is a plain (N * L, 2) float32 table. Entry n * L + (q - q_min).
     """
 
-    pairs: tuple  # (action size / 2) x (N * L,) complex64
+    pairs: tuple  # (action size / 2) x (N * L,) complex64, or (N * L, 2) float32
     value_table: jax.Array  # (N + 1, L) the solver's value h(t_n, q) (float32 copy)
     reader: ObsReader
     q_min: int = struct.field(pytree_node=False)
@@ -50,7 +52,7 @@ class QuoteTablePolicy(Stateless):
         parts = []
         for pair in self.pairs:
             z = pair.at[row].get(mode="promise_in_bounds")
-            parts += [jnp.real(z), jnp.imag(z)]
+            parts += [jnp.real(z), jnp.imag(z)] if _is_complex(pair) else [z[0], z[1]]
         action = jnp.stack(parts)
         if self.action_kind.startswith("touch"):
             return action.astype(jnp.int32)
@@ -58,7 +60,10 @@ class QuoteTablePolicy(Stateless):
 
     def _column(self, column: int) -> jax.Array:
         pair = self.pairs[column // 2]
-        part = jnp.real(pair) if column % 2 == 0 else jnp.imag(pair)
+        if _is_complex(pair):
+            part = jnp.real(pair) if column % 2 == 0 else jnp.imag(pair)
+        else:
+            part = pair[:, column % 2]
         return part.reshape(self.num_steps, self.num_levels)
 
     @property
@@ -85,6 +90,18 @@ class QuoteTablePolicy(Stateless):
         """h(t, q) at the nearest grid time (jit/vmap-able; float32)."""
         n = jnp.clip(jnp.round(jnp.asarray(t) / self.dt), 0, self.num_steps).astype(jnp.int32)
         return self.value_table[n, inventory_index(jnp.asarray(q), self.q_min, self.q_max)]
+
+
+def _is_complex(pair: jax.Array) -> bool:
+    return jnp.issubdtype(pair.dtype, jnp.complexfloating)
+
+
+def _pair(first: np.ndarray, second: np.ndarray) -> jax.Array:
+    """Two action columns as one table: complex64 on XLA:CPU (one gather), else (N * L, 2)."""
+    a, b = first.reshape(-1).astype(np.float32), second.reshape(-1).astype(np.float32)
+    if cpu_tricks():
+        return jnp.asarray(a + 1j * b, jnp.complex64)
+    return jnp.asarray(np.stack([a, b], axis=-1))
 
 
 def after_market_orders(tables, sell: np.ndarray, buy: np.ndarray) -> list[np.ndarray]:
@@ -143,14 +160,7 @@ def make_table_policy(
         for flags in (buy_market_order, sell_market_order):
             columns.append(no_orders if flags is None else np.asarray(flags, np.float64)[:steps])
     return QuoteTablePolicy(
-        pairs=tuple(
-            jnp.asarray(
-                columns[k].reshape(-1).astype(np.float32)
-                + 1j * columns[k + 1].reshape(-1).astype(np.float32),
-                jnp.complex64,
-            )
-            for k in range(0, len(columns), 2)
-        ),
+        pairs=tuple(_pair(columns[k], columns[k + 1]) for k in range(0, len(columns), 2)),
         value_table=jnp.asarray(value, jnp.float32),
         reader=reader,
         q_min=int(q_min),
