@@ -136,7 +136,11 @@ class TrainConfig:
             value = getattr(self.hparams, name)
             if not math.isfinite(float(value)):
                 raise ValueError(f"TrainConfig.hparams.{name} must be finite, got {value!r}")
+        if not math.isfinite(float(self.init_log_std)):
+            raise ValueError(f"TrainConfig.init_log_std must be finite, got {self.init_log_std!r}")
         hp = self.hparams
+        if float(hp.ent_coef) < 0 or float(hp.vf_coef) < 0:
+            raise ValueError("TrainConfig.hparams.ent_coef and vf_coef must be >= 0")
         if not 0.0 <= float(hp.gamma) <= 1.0 or not 0.0 <= float(hp.gae_lambda) <= 1.0:
             raise ValueError("TrainConfig.hparams.gamma and gae_lambda must lie in [0, 1]")
         if float(hp.learning_rate) <= 0 or float(hp.clip_eps) <= 0 or float(hp.max_grad_norm) <= 0:
@@ -178,6 +182,44 @@ class TrainConfig:
         """A new config with `changes` (fields checked again)."""
         return dataclasses.replace(self, **changes)
 
+
+# One line per field for the command line's --help (purejaxrl_train.cli derives a flag from every
+# TrainConfig and HyperParams field; a field missing here gets its name as help).
+FIELD_HELP: dict[str, str] = {
+    "env_name": "environment: a project market or a gymnax environment",
+    "env_overrides": "environment parameter, repeatable",
+    "total_timesteps": "environment steps in the run (rounded down to whole updates)",
+    "num_envs": "parallel environments",
+    "num_steps": "steps per environment per update",
+    "update_epochs": "PPO epochs per update",
+    "num_minibatches": "minibatches per epoch (recurrent: groups of whole environments)",
+    "hidden_sizes": "hidden layer widths, comma-separated",
+    "activation": "activation of the hidden layers",
+    "recurrent": "GRU policy (recurrent PPO)",
+    "gru_size": "GRU units (recurrent only)",
+    "init_log_std": "initial log standard deviation of a Gaussian policy",
+    "obs_features": "observation names the agent sees, comma-separated (empty: all)",
+    "normalize_obs": "normalise observations by running statistics",
+    "scale_rewards": "divide rewards by the running std of the discounted return",
+    "normalize_advantages": "normalise advantages per minibatch",
+    "clip_value": "clip the value loss like the policy ratio",
+    "anneal_lr": "decay the learning rate linearly to 0",
+    "log_interval": "updates between progress lines (0: none)",
+    "eval_episodes": "episodes of the final greedy evaluation (0: none)",
+    "heldout_windows": "replay markets: data windows evaluated after training, comma-separated",
+    "eval_every": "updates between live greedy evaluations on held-out keys (0: none)",
+    "live_eval_episodes": "episodes per live evaluation",
+    "live_eval_stochastic": "live evaluation of the sampling policy too",
+    "checkpoint_every": "updates between full training-state checkpoints (0: at the end)",
+    "num_devices": "devices the environments are split across (0: every visible one)",
+    "learning_rate": "Adam learning rate (the start of the decay if annealed)",
+    "gamma": "discount factor",
+    "gae_lambda": "GAE lambda",
+    "clip_eps": "PPO ratio clip",
+    "ent_coef": "entropy bonus coefficient",
+    "vf_coef": "value loss coefficient",
+    "max_grad_norm": "global gradient-norm clip",
+}
 
 _TUPLE_FIELDS = ("hidden_sizes", "obs_features", "heldout_windows")
 # Fields of older configs that no longer exist: `bootstrap_truncated` patched markets that reported

@@ -35,14 +35,56 @@ TRAIN_CASES = [
     (["sweep", "--gamma", "0.9,1.5"], "--gamma 1.5"),
     (["sweep", "--lr", "3e-4,-1"], "--lr -1"),
     (["sweep", "--seeds", "0"], "--seeds"),
+    (["--activation", "sigmoid"], "activation"),
+    (["--gru-size", "0"], "gru_size"),
+    (["--init-log-std", "nan"], "--init-log-std"),
+    (["--ent-coef", "-0.1"], "ent_coef"),
+    (["--obs-features", "nope"], "obs_features ['nope']"),
+    (["--normalize-obs", "yes"], "unrecognized arguments"),
+    (["--config", "/no/such/config.json"], "--config /no/such/config.json: no such file"),
+    (["--resume", "/no/such/run", "--lr", "1e-3"], "--resume takes no option but"),
+    (["--resume", "/no/such/run"], "--resume /no/such/run: no such run directory"),
+    (["--max-updates", "0"], "--max-updates must be >= 1"),
+    (["sweep", "--set-grid", "sigma"], "--set-grid 'sigma'"),
+    (["sweep", "--set-grid", "sigma=1,x"], "values must be numbers"),
+    (["sweep", "--set-grid", "sigma=1,-2"], "sigma: must be >= 0"),
+    (["sweep", "--set-grid", "nope=1,2"], "nope: unknown field"),
+    (["sweep", "--env", "CartPole-v1", "--set-grid", "gravity=1,inf"], "gravity: must be finite"),
+    (["sweep", "--lr", "1e-3,2e-3", "--member", "2"], "--member 2: the sweep has members 0..1"),
 ]
 
 
-def _one_line_error(capsys, prog: str, message: str) -> None:
+def _one_line_error(capsys, prog: str, message: str) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"{prog}: error:") and message in last, last
+    return last
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1", "Expecting"),
+        ('{"num_env": 3}', "unknown TrainConfig field 'num_env'"),
+        ('{"num_envs": 0}', "num_envs must be a positive integer"),
+        ('{"hparams": {"gamma": 2.0}}', "gamma"),
+    ],
+)
+def test_bad_config_files_are_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--config", str(path)])
+    assert exit_info.value.code == 2
+    assert str(path) in _one_line_error(capsys, "python -m purejaxrl_train", message)
+
+
+def test_resume_of_a_folder_without_a_run_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--resume", str(tmp_path)])
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, "python -m purejaxrl_train", "--resume: ")
 
 
 @pytest.mark.parametrize("argv, message", TRAIN_CASES)

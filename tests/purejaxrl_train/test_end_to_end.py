@@ -18,6 +18,7 @@ import pytest
 from agents.learned import load_trained
 from purejaxrl_train.cli import EVAL_SEED_OFFSET, main
 from purejaxrl_train.config import config_from_dict
+from purejaxrl_train.evaluation import reference_agent
 
 EPISODES = 4000
 ARGS = [
@@ -98,7 +99,7 @@ def test_run_directory(trained_run, capsys):
     assert int(rows[-1]["env_steps"]) == 50 * 64 * 50
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert evaluation["evaluation"]["return"]["count"] == 1000
-    assert evaluation["reference"]["agent"] == "cartea_jaimungal_mm"
+    assert evaluation["reference"]["agent"] == reference_agent("cartea_jaimungal_mm")
     assert evaluation["compile_seconds"] > 0 and evaluation["train_seconds"] > 0
     try:
         import matplotlib  # noqa: F401
@@ -141,8 +142,8 @@ def test_agents_evaluate_cli_evaluates_the_run(trained_run, capsys):
 def recurrent_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("recurrent")
     argv = [*ARGS[:6], "--recurrent", "--total-timesteps", "6400", "--num-envs", "16",
-            "--num-steps", "20", "--num-minibatches", "2", "--hidden", "8", "--eval-episodes",
-            "500", "--log-interval", "0", "--seed", "1", "--out", str(out)]  # fmt: skip
+            "--num-steps", "20", "--num-minibatches", "2", "--hidden", "8", "--gru-size", "8",
+            "--eval-episodes", "500", "--log-interval", "0", "--seed", "1", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     return out
 

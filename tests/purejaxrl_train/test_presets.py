@@ -21,7 +21,28 @@ def test_every_registered_market_builds(name):
     assert actor.action_spec.shape == tuple(space.shape)
 
 
-def test_gymnax_environment_keeps_generic_defaults_and_changes_apply():
+def test_cartpole_default_is_purejaxrls_ppo_and_recurrent_runs_get_the_stable_gru():
+    """PureJaxRL's ppo.py CartPole-v1 settings (its published config), written out here."""
+    c = default_config("CartPole-v1")
+    assert (c.total_timesteps, c.num_envs, c.num_steps) == (500_000, 4, 128)
+    assert (c.update_epochs, c.num_minibatches, c.hidden_sizes, c.activation) == (
+        4,
+        4,
+        (64, 64),
+        "tanh",
+    )
+    assert not c.normalize_obs and c.anneal_lr and not c.recurrent
+    hp = {name: float(getattr(c.hparams, name)) for name in ("learning_rate", "ent_coef")}
+    assert hp == {"learning_rate": 2.5e-4, "ent_coef": 0.01}
+    assert float(c.hparams.gamma) == 0.99 and float(c.hparams.gae_lambda) == 0.95
+    r = default_config("CartPole-v1", recurrent=True)
+    assert (r.gru_size, r.activation) == (128, "relu")
+    assert default_config("CartPole-v1", recurrent=True, gru_size=16).gru_size == 16
+    for name in ("Acrobot-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0"):
+        build(default_config(name))  # every classic-control default builds
+
+
+def test_gymnax_environment_changes_apply():
     config = default_config("Pendulum-v1", num_envs=8, hparams={"gamma": 0.9})
     assert config.obs_features == ()
     assert config.num_envs == 8 and float(config.hparams.gamma) == 0.9
