@@ -71,14 +71,14 @@ class _QuotesAtDepth(ActionType):
 
     needs_fill: ClassVar[bool] = True
 
-    def fill_probability(self, fill, fill_params, orders: Orders, quoted: jax.Array) -> jax.Array:
-        return fill.probability(fill_params, orders.depths) * quoted
+    def fill_probability(self, fill, fill_params, orders: Orders, quoted, fill_state=None):
+        return fill.probability(fill_params, orders.depths, fill_state) * quoted
 
 
 class _QuotesAtTouch(ActionType):
     """Quotes at the best prices: every market order that arrives on their side fills them."""
 
-    def fill_probability(self, fill, fill_params, orders: Orders, quoted: jax.Array) -> jax.Array:
+    def fill_probability(self, fill, fill_params, orders: Orders, quoted, fill_state=None):
         return quoted.astype(real_dtype())
 
 
@@ -160,7 +160,7 @@ class TradingSpeed(ActionType):
         speed = jnp.clip(action[0], -params.max_speed, params.max_speed)
         return _no_orders().replace(speed=speed), invalid
 
-    def fill_probability(self, fill, fill_params, orders: Orders, quoted: jax.Array) -> jax.Array:
+    def fill_probability(self, fill, fill_params, orders: Orders, quoted, fill_state=None):
         return jnp.zeros((2,), real_dtype())
 
 

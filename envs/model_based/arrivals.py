@@ -127,6 +127,37 @@ class PoissonArrivals(_Stateless):
         return state, arrivals, fills, jnp.zeros((), bool)
 
 
+@dataclass(frozen=True)
+class NonlinearPoissonArrivals(_Stateless):
+    """Poisson market orders, at most one per side per step with the exact probability that a
+    Poisson process of rate lambda has any event in dt: P = 1 - e^{-lambda dt} (mbt_gym's
+    nonlinear arrivals). Any rate is allowed: P < 1 always, so nothing is clipped; for small
+    lambda dt it agrees with `PoissonArrivals` to O((lambda dt)^2). (Not a subclass of it: agents
+    that solve `PoissonArrivals` markets exactly must not take this one for it.)"""
+
+    exact_counts: bool = False
+    name: ClassVar[str] = "poisson_nonlinear"
+    num_uniforms: ClassVar[int] = 2
+    obs_names: ClassVar[tuple[str, ...]] = ()
+    params_type: ClassVar[type] = PoissonParams
+
+    def with_exact_counts(self, exact: bool):
+        return dataclasses.replace(self, exact_counts=bool(exact))
+
+    def validate(self, p: PoissonParams, dt: float) -> None:
+        check.non_negative(p.rate, "arrivals.rate")
+
+    def step(self, key, state, p, dt, uniforms, fill_prob):
+        rate_dt = p.rate * dt
+        if self.exact_counts:
+            arrivals, fills = _poisson_arrivals_and_fills(key, uniforms, rate_dt, fill_prob)
+        else:
+            arrivals, fills = _bernoulli_arrivals_and_fills(
+                uniforms, -jnp.expm1(-rate_dt), fill_prob
+            )
+        return state, arrivals, fills, jnp.zeros((), bool)
+
+
 @struct.dataclass
 class HawkesState:
     intensity: jax.Array  # (2,)

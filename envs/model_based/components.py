@@ -16,6 +16,7 @@ import abc
 from typing import Any, ClassVar
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import spaces
 
@@ -111,13 +112,38 @@ class FillModel(Parametrised):
     What a model is, is its class (and its `params_type`): test `isinstance(fill, ExponentialFill)`
     or `isinstance(params.fill, ExponentialFillParams)`, never the presence of a field."""
 
+    num_normals: ClassVar[int] = 0  # N(0,1) draws one step of its state consumes
+    obs_names: ClassVar[tuple[str, ...]] = ()  # what `observe` returns (its state), in order
+
     @abc.abstractmethod
     def validate(self, p) -> None:
         """Raise a one-line ValueError naming the first field the model cannot run with."""
 
     @abc.abstractmethod
-    def probability(self, p, depth: jax.Array) -> jax.Array:
-        """Elementwise fill probability at `depth` (no reduction over sides or batch)."""
+    def probability(self, p, depth: jax.Array, state=None) -> jax.Array:
+        """Elementwise fill probability at `depth` (no reduction over sides or batch), given the
+        model's state (`None` for a model without one)."""
+
+    # A fill model may carry a state (the exogenous market maker's quotes); by default none.
+    def init(self, p) -> Any:
+        """The state at time 0."""
+        return None
+
+    def step(self, state, p, dt, normals) -> Any:
+        """The state after one step (after this step's fills)."""
+        return state
+
+    def observe(self, state) -> jax.Array:
+        """The observed state, shape (len(obs_names),)."""
+        return jnp.zeros((0,), jnp.float32)
+
+    def obs_bounds(self, p) -> tuple[jax.Array, jax.Array]:
+        """(low, high) of `observe`."""
+        return jnp.zeros((0,)), jnp.zeros((0,))
+
+    def obs_normalisation(self, p) -> tuple[jax.Array, jax.Array]:
+        """(centre, scale) of `observe`."""
+        return jnp.zeros((0,)), jnp.ones((0,))
 
     @abc.abstractmethod
     def max_depth(self, p) -> float:
@@ -126,6 +152,20 @@ class FillModel(Parametrised):
 
 class PriceImpact(Parametrised):
     """How trading at selling speed nu (dQ = -nu dt) moves execution prices and the mid."""
+
+    obs_names: ClassVar[tuple[str, ...]] = ()  # what `observe` returns (its state), in order
+
+    def observe(self, state) -> jax.Array:
+        """The observed impact state, shape (len(obs_names),) (none by default)."""
+        return jnp.zeros((0,), jnp.float32)
+
+    def obs_bounds(self, p) -> tuple[jax.Array, jax.Array]:
+        """(low, high) of `observe`."""
+        return jnp.zeros((0,)), jnp.zeros((0,))
+
+    def obs_normalisation(self, p) -> tuple[jax.Array, jax.Array]:
+        """(centre, scale) of `observe`."""
+        return jnp.zeros((0,)), jnp.ones((0,))
 
     @abc.abstractmethod
     def validate(self, p) -> None:
@@ -167,7 +207,9 @@ class ActionType(Component):
         """(orders the action means, whether it was invalid (NaN) and replaced by no orders)."""
 
     @abc.abstractmethod
-    def fill_probability(self, fill, fill_params, orders: Orders, quoted: jax.Array) -> jax.Array:
+    def fill_probability(
+        self, fill, fill_params, orders: Orders, quoted: jax.Array, fill_state=None
+    ) -> jax.Array:
         """P(fill | arrival) per side of the quotes live in `quoted` (0 where none is)."""
 
 
@@ -181,8 +223,11 @@ class Reward(Parametrised):
         """Raise a one-line ValueError naming the first field the reward cannot run with."""
 
     @abc.abstractmethod
-    def penalties(self, p, inventory, dt, is_last) -> tuple[jax.Array, jax.Array]:
-        """(running, terminal) inventory penalties of this step (0 where the reward has none)."""
+    def penalties(
+        self, p, inventory, previous_inventory, dt, is_first, is_last
+    ) -> tuple[jax.Array, jax.Array]:
+        """(running, terminal) inventory penalties of this step (0 where the reward has none);
+        `inventory` is held over the step (after its trades), `previous_inventory` before them."""
 
     @abc.abstractmethod
     def reward(self, p, pnl, episode_pnl, running, terminal, is_last) -> jax.Array:

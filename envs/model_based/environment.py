@@ -12,10 +12,19 @@ Order of events within a step of length dt (all at the start-of-step mid S_t):
 2. trading at speed nu (execution price S_t + impact shift), clipped to the inventory bounds;
 3. market orders of other traders arrive and fill our live quotes (at S_t -/+ depth); a quote on a
    side where one more fill would pass +-max_inventory is withdrawn for the step;
-4. the mid moves by dS (including the permanent/transient impact of our trading).
+4. the mid moves by dS (including the permanent/transient impact of our trading), and a fill
+   model with a state (the exogenous market maker's quotes) takes its step.
 pnl = (cash gained relative to S_t) + Q_{t+1} dS exactly equals the change of X + Q S, computed from
 increments so float32 keeps its accuracy. The horizon T is the end of the problem: the last step
 (time = max_steps_in_episode) is terminated (gymnax's time limit also marks it truncated).
+
+Reset: the initial inventory is q0 plus an integer offset uniform on the width's range
+(`initial_inventory_width`: w, or a pair (below, above)) cut to the inventory bounds (so a
+liquidation never starts short, and no probability piles on a bound); with `max_start_time` > 0
+the episode starts at a step drawn uniformly from those within [0, max_start_time] (mbt_gym's
+random start time), and runs to T. The observation is (cash, inventory, time, the mid-price
+model's features, the arrival model's, the impact model's, the fill model's); `obs_index` names
+them.
 
 `info` of every step: `info[envs.metrics.METRICS]`, a `StepMetrics` record, plus the model's own
 extras "arrivals" (2,) market orders that arrived [sells, buys], "cash" (), "midprice" () after
@@ -63,7 +72,9 @@ class EnvParams:
     max_steps_in_episode: int = 200
     initial_cash: float = 0.0
     initial_inventory: float = 0.0
-    initial_inventory_width: int = 0  # > 0: initial inventory uniform on q0 + {-w, ..., w}
+    # > 0: initial inventory uniform on the integers q0 + {-w, ..., w} that lie within the
+    # inventory bounds (a pair (below, above): q0 + {-below, ..., above}, mbt_gym's range)
+    initial_inventory_width: Any = 0
     max_inventory: float = 1000.0
     max_depth: float = 3.0  # upper bound of depth actions
     min_depth: float = 0.0  # lower bound of depth actions (negative: quotes through the mid)
@@ -72,6 +83,7 @@ class EnvParams:
     )
     max_speed: float = 10.0  # bound of trading-speed actions
     execution_side: float = 0.0  # 0: trade both ways; +1: sell only (liquidation); -1: buy only
+    max_start_time: float = 0.0  # > 0: episodes start at a uniform step time in [0, this]
 
 
 @struct.dataclass
@@ -79,10 +91,26 @@ class EnvState:
     cash: jax.Array
     inventory: jax.Array
     time: jax.Array  # int32 step counter
+    start_time: jax.Array  # int32 step at which the episode started (0 unless max_start_time)
     episode_pnl: jax.Array  # Y_t - Y_0, accumulated from increments
     midprice: Any
     arrivals: Any
     impact: ImpactState
+    fill: Any = None  # the fill model's state (None for a model without one)
+
+
+def inventory_bounds(params: EnvParams) -> tuple[jax.Array, jax.Array]:
+    """(lower, upper) inventory bounds: +-max_inventory, and 0 on the far side of an execution
+    programme (a liquidation never goes short, an acquisition never long)."""
+    max_q = params.max_inventory
+    upper = jnp.where(params.execution_side < -0.5, 0.0, max_q)
+    lower = jnp.where(params.execution_side > 0.5, 0.0, -max_q)
+    return lower, upper
+
+
+def _uniform_below(bits: jax.Array, n) -> jax.Array:
+    """bits mod n: uniform on {0, ..., n - 1} (n is small: the modulo bias is below n / 2^32)."""
+    return bits % jnp.asarray(n).astype(jnp.uint32)
 
 
 def _require_component(name: str, value: Any, interface: type) -> None:
@@ -136,6 +164,8 @@ class ModelBasedMarket(environment.Environment):
             "time",
             *config.midprice.obs_names,
             *config.arrivals.obs_names,
+            *(config.impact.obs_names if config.impact is not None else ()),
+            *(config.fill.obs_names if config.fill is not None else ()),
         ]
         self.obs_index: dict[str, int] = {n: i for i, n in enumerate(names)}
         self.obs_size = len(names)
@@ -170,19 +200,30 @@ class ModelBasedMarket(environment.Environment):
     # -- dynamics
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         c = self.config
-        width = jnp.asarray(params.initial_inventory_width, jnp.int32)
-        offset = jax.random.randint(key, (), -width, width + 1).astype(real_dtype())
-        inventory = jnp.clip(
-            params.initial_inventory + offset, -params.max_inventory, params.max_inventory
-        )
+        # One generator call for both draws (gymnax's auto-reset runs this on every step); where
+        # the ranges are constants of one value each, XLA folds the draw away entirely.
+        bits = jax.random.bits(key, (2,), jnp.uint32)
+        lower, upper = inventory_bounds(params)
+        q0 = jnp.asarray(params.initial_inventory, real_dtype())
+        # Uniform on the integer offsets within both the width and the inventory bounds (never
+        # piling the mass of out-of-range offsets on a bound; never short in a sell programme).
+        below, above = jnp.broadcast_to(jnp.asarray(params.initial_inventory_width), (2,))
+        low = jnp.maximum(-below, jnp.ceil(lower - q0))
+        high = jnp.minimum(above, jnp.floor(upper - q0))
+        offset = low + _uniform_below(bits[0], high - low + 1.0).astype(real_dtype())
+        dt = params.terminal_time / params.max_steps_in_episode
+        last_start = jnp.floor(params.max_start_time / dt + 1e-6)
+        start = _uniform_below(bits[1], last_start + 1.0).astype(jnp.int32)
         impact = c.impact.init(params.impact) if c.impact is not None else no_impact_state()
         state = EnvState(
             cash=jnp.asarray(params.initial_cash, real_dtype()),
-            inventory=jnp.asarray(inventory, real_dtype()),
-            time=jnp.zeros((), jnp.int32),
+            inventory=q0 + offset,
+            time=start,
+            start_time=start,
             episode_pnl=jnp.zeros((), real_dtype()),
             midprice=c.midprice.init(params.midprice),
             arrivals=c.arrivals.init(params.arrivals),
+            fill=c.fill.init(params.fill) if c.fill is not None else None,
             impact=impact,
         )
         return self.get_obs(state, params), state
@@ -190,7 +231,9 @@ class ModelBasedMarket(environment.Environment):
     @property
     def num_random(self) -> tuple[int, int]:
         """(uniforms, normals) one step consumes."""
-        return self.config.arrivals.num_uniforms, self.config.midprice.num_normals
+        c = self.config
+        fill_normals = c.fill.num_normals if c.fill is not None else 0
+        return c.arrivals.num_uniforms, c.midprice.num_normals + fill_normals
 
     def step_env(self, key, state: EnvState, action, params: EnvParams):
         if self.config.arrivals.exact_counts:
@@ -220,7 +263,6 @@ class ModelBasedMarket(environment.Environment):
         arrival models with exact Poisson counts."""
         c = self.config
         dt = params.terminal_time / params.max_steps_in_episode
-        max_q = params.max_inventory
         orders, invalid = c.action.decode(action, params)
         mid = state.midprice.price
 
@@ -228,8 +270,7 @@ class ModelBasedMarket(environment.Environment):
         # neither bids nor buys and stops at 0 (an acquisition, mirrored).
         may_buy = params.execution_side < 0.5
         may_sell = params.execution_side > -0.5
-        upper = jnp.where(params.execution_side < -0.5, 0.0, max_q)
-        lower = jnp.where(params.execution_side > 0.5, 0.0, -max_q)
+        lower, upper = inventory_bounds(params)
 
         # 1. our market orders, one unit each, within the inventory bounds
         buy = orders.market[0] * (state.inventory + 1.0 <= upper) * may_buy
@@ -252,7 +293,7 @@ class ModelBasedMarket(environment.Environment):
         # 3. other traders' market orders fill our live quotes
         can_fill = jnp.stack([(q + 1.0 <= upper) & may_buy, (q - 1.0 >= lower) & may_sell])
         quoted = orders.quoted & can_fill
-        fill_prob = c.action.fill_probability(c.fill, params.fill, orders, quoted)
+        fill_prob = c.action.fill_probability(c.fill, params.fill, orders, quoted, state.fill)
         arrivals_state, arrivals, fills, clipped = c.arrivals.step(
             count_key, state.arrivals, params.arrivals, dt, uniforms, fill_prob
         )
@@ -264,10 +305,18 @@ class ModelBasedMarket(environment.Environment):
         midprice_state, dmid = c.midprice.step(
             state.midprice, params.midprice, dt, normals, arrivals, impact_drift
         )
+        fill_state = state.fill
+        if c.fill is not None and c.fill.num_normals:
+            first = c.midprice.num_normals
+            fill_normals = normals[first : first + c.fill.num_normals]
+            fill_state = c.fill.step(state.fill, params.fill, dt, fill_normals)
         pnl = cash_vs_mid + q * dmid
         time = state.time + 1
         is_last = time >= params.max_steps_in_episode
-        running, terminal = c.reward.penalties(params.reward, q, dt, is_last)
+        is_first = state.time == state.start_time
+        running, terminal = c.reward.penalties(
+            params.reward, q, state.inventory, dt, is_first, is_last
+        )
         episode_pnl = state.episode_pnl + pnl
         reward = c.reward.reward(params.reward, pnl, episode_pnl, running, terminal, is_last)
 
@@ -275,9 +324,11 @@ class ModelBasedMarket(environment.Environment):
             cash=cash,
             inventory=q,
             time=time,
+            start_time=state.start_time,
             episode_pnl=episode_pnl,
             midprice=midprice_state,
             arrivals=arrivals_state,
+            fill=fill_state,
             impact=impact_state,
         )
         both = quoted[0] & quoted[1]
@@ -308,9 +359,12 @@ class ModelBasedMarket(environment.Environment):
         c = self.config
         t = state.time * (params.terminal_time / params.max_steps_in_episode)
         head = jnp.stack([state.cash, state.inventory, t]).astype(real_dtype())
-        return jnp.concatenate(
-            [head, c.midprice.observe(state.midprice), c.arrivals.observe(state.arrivals)]
-        ).astype(real_dtype())
+        parts = [head, c.midprice.observe(state.midprice), c.arrivals.observe(state.arrivals)]
+        if c.impact is not None:
+            parts.append(c.impact.observe(state.impact))
+        if c.fill is not None:
+            parts.append(c.fill.observe(state.fill))
+        return jnp.concatenate(parts).astype(real_dtype())
 
     def _normalisation(self, params: EnvParams) -> tuple[jax.Array, jax.Array]:
         c = self.config
@@ -320,10 +374,24 @@ class ModelBasedMarket(environment.Environment):
         scale = jnp.stack([scale_cash, params.max_inventory, half_t])
         mc, ms = c.midprice.obs_normalisation(params.midprice, params.terminal_time)
         ac, as_ = c.arrivals.obs_normalisation(params.arrivals)
+        ic, is_ = self._impact_part("obs_normalisation", params)
+        fc, fs = self._fill_part("obs_normalisation", params)
         return (
-            jnp.concatenate([centre, mc, ac]).astype(real_dtype()),
-            jnp.concatenate([scale, ms, as_]).astype(real_dtype()),
+            jnp.concatenate([centre, mc, ac, ic, fc]).astype(real_dtype()),
+            jnp.concatenate([scale, ms, as_, is_, fs]).astype(real_dtype()),
         )
+
+    def _fill_part(self, method: str, params: EnvParams) -> tuple[jax.Array, jax.Array]:
+        fill = self.config.fill
+        if fill is None:
+            return jnp.zeros((0,)), jnp.zeros((0,))
+        return getattr(fill, method)(params.fill)
+
+    def _impact_part(self, method: str, params: EnvParams) -> tuple[jax.Array, jax.Array]:
+        impact = self.config.impact
+        if impact is None:
+            return jnp.zeros((0,)), jnp.zeros((0,))
+        return getattr(impact, method)(params.impact)
 
     def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> jax.Array:
         params = self.default_params if params is None else params
@@ -353,9 +421,11 @@ class ModelBasedMarket(environment.Environment):
         c = self.config
         ml, mh = c.midprice.obs_bounds(params.midprice)
         al, ah = c.arrivals.obs_bounds(params.arrivals)
+        il, ih = self._impact_part("obs_bounds", params)
+        fl, fh = self._fill_part("obs_bounds", params)
         mq = params.max_inventory
-        low = jnp.concatenate([jnp.stack([-BIG, -mq, 0.0]), ml, al]).astype(real_dtype())
-        high = jnp.concatenate([jnp.stack([BIG, mq, params.terminal_time]), mh, ah]).astype(
+        low = jnp.concatenate([jnp.stack([-BIG, -mq, 0.0]), ml, al, il, fl]).astype(real_dtype())
+        high = jnp.concatenate([jnp.stack([BIG, mq, params.terminal_time]), mh, ah, ih, fh]).astype(
             real_dtype()
         )
         if c.normalize_obs:

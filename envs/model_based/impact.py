@@ -5,7 +5,9 @@ seller means a worse price), the impact it adds to the mid, and its own state up
 - `TemporaryImpact`: execution price S - k sign(nu) |nu|^beta; the mid is untouched;
 - `TemporaryPermanentImpact`: plus a linear permanent drift dS += -b nu dt;
 - `TransientImpact`: plus a transient displacement I (dI = -c nu dt, decaying as e^{-rho dt})
-  added to the mid, so the agent marks and trades at S + I (Obizhaeva–Wang style).
+  added to the mid, so the agent marks and trades at S + I (Obizhaeva–Wang style). It starts at
+  `initial_transient` (I_0: an impact left by earlier trading, decaying from t = 0 on; the mid's
+  own initial price already includes it) and is observed ("transient_impact").
 All share `ImpactParams`; a model checks at `make` that the parts it lacks are 0.
 """
 
@@ -21,6 +23,7 @@ from flax import struct
 from envs.model_based import validation as check
 from envs.model_based.components import PriceImpact
 from envs.model_based.draws import real_dtype
+from envs.model_based.midprice import BIG
 
 
 @struct.dataclass
@@ -35,6 +38,7 @@ class ImpactParams:
     permanent: float = 0.0  # b: dS gains -b nu dt
     transient: float = 0.0  # c: transient displacement I gains -c nu dt
     transient_decay: float = 0.0  # rho: I decays as e^{-rho dt}
+    initial_transient: float = 0.0  # I_0: transient displacement at t = 0
 
 
 def no_impact_state() -> ImpactState:
@@ -48,6 +52,7 @@ def _check_signs(p: ImpactParams) -> None:
     check.non_negative(p.permanent, "impact.permanent")
     check.non_negative(p.transient, "impact.transient")
     check.non_negative(p.transient_decay, "impact.transient_decay")
+    check.finite(p.initial_transient, "impact.initial_transient")
 
 
 def _require_zero(value, field: str, model: str) -> None:
@@ -79,6 +84,7 @@ class TemporaryImpact(_Impact):
         _check_signs(p)
         _require_zero(p.permanent, "impact.permanent", "TemporaryImpact")
         _require_zero(p.transient, "impact.transient", "TemporaryImpact")
+        _require_zero(p.initial_transient, "impact.initial_transient", "TemporaryImpact")
 
     def step(self, state: ImpactState, p: ImpactParams, dt, speed):
         shift = _temporary_shift(p, speed)
@@ -94,6 +100,7 @@ class TemporaryPermanentImpact(_Impact):
     def validate(self, p: ImpactParams) -> None:
         _check_signs(p)
         _require_zero(p.transient, "impact.transient", "TemporaryPermanentImpact")
+        _require_zero(p.initial_transient, "impact.initial_transient", "TemporaryPermanentImpact")
 
     def step(self, state: ImpactState, p: ImpactParams, dt, speed):
         return state, _temporary_shift(p, speed), _permanent_increment(p, dt, speed)
@@ -104,9 +111,22 @@ class TransientImpact(_Impact):
     """Temporary, permanent and a transient displacement of the mid that decays at rate rho."""
 
     name: ClassVar[str] = "transient"
+    obs_names: ClassVar[tuple[str, ...]] = ("transient_impact",)
 
     def validate(self, p: ImpactParams) -> None:
         _check_signs(p)
+
+    def init(self, p: ImpactParams) -> ImpactState:
+        return ImpactState(transient=jnp.asarray(p.initial_transient, real_dtype()))
+
+    def observe(self, state: ImpactState) -> jax.Array:
+        return jnp.stack([state.transient])
+
+    def obs_bounds(self, p):
+        return jnp.array([-BIG]), jnp.array([BIG])
+
+    def obs_normalisation(self, p):
+        return jnp.zeros((1,)), jnp.ones((1,))
 
     def step(self, state: ImpactState, p: ImpactParams, dt, speed):
         decayed = state.transient * jnp.exp(-p.transient_decay * dt)

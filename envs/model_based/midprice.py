@@ -205,6 +205,47 @@ class OrnsteinUhlenbeck(_OnePrice):
 
 
 @struct.dataclass
+class OUJumpParams:
+    initial_price: float = 100.0
+    mean_level: float = 100.0
+    mean_reversion: float = 1.0
+    sigma: float = 1.0
+    jump_size: jax.Array = struct.field(default_factory=lambda: jnp.array([0.01, 0.01]))
+
+
+@dataclass(frozen=True)
+class OrnsteinUhlenbeckJump(_OnePrice):
+    """dS = kappa (S_bar - S) dt + sigma dW - xi^- dM^- + xi^+ dM^+: a mean-reverting mid that
+    market orders move (mbt_gym's OuJumpMidpriceModel, eq. 7 for the price itself).
+
+    The exact OU transition over dt, then the jumps of this step's market orders (so a jump starts
+    reverting on the next step). `jump_size` is [xi^-, xi^+]."""
+
+    name: ClassVar[str] = "ou_jump"
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+    params_type: ClassVar[type] = OUJumpParams
+
+    def validate(self, p: OUJumpParams) -> None:
+        check.finite(p.initial_price, "midprice.initial_price")
+        check.finite(p.mean_level, "midprice.mean_level")
+        check.non_negative(p.mean_reversion, "midprice.mean_reversion")
+        check.non_negative(p.sigma, "midprice.sigma")
+        check.non_negative(p.jump_size, "midprice.jump_size")
+
+    def step(self, state, p, dt, normals, arrivals, impact_drift):
+        _, var = _ou_decay(p.mean_reversion, dt)
+        ds = (p.mean_level - state.price) * (-jnp.expm1(-p.mean_reversion * dt))
+        jumps = p.jump_size[1] * arrivals[1] - p.jump_size[0] * arrivals[0]
+        ds = ds + p.sigma * jnp.sqrt(var) * normals[0] + jumps + impact_drift
+        return PriceState(price=state.price + ds), ds
+
+    def obs_normalisation(self, p, horizon):
+        scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
+        return jnp.stack([p.mean_level]), jnp.stack([scale])
+
+
+@struct.dataclass
 class OUDriftParams:
     initial_price: float = 100.0
     sigma: float = 0.01
@@ -353,7 +394,8 @@ class CEVParams:
 
 @dataclass(frozen=True)
 class CEV(_OnePrice):
-    """Constant elasticity of variance: dS = mu S dt + sigma S^beta dW, Euler, absorbed at 0."""
+    """Constant elasticity of variance: dS = mu S dt + sigma S^beta dW, Euler, absorbed at 0
+    (0 is an absorbing state for every elasticity in [0, 2], so S is a martingale when mu = 0)."""
 
     name: ClassVar[str] = "cev"
     num_normals: ClassVar[int] = 1
@@ -370,7 +412,9 @@ class CEV(_OnePrice):
     def step(self, state, p, dt, normals, arrivals, impact_drift):
         s = jnp.maximum(state.price, 0.0)
         ds = p.drift * s * dt + p.sigma * s**p.elasticity * jnp.sqrt(dt) * normals[0]
-        ds = jnp.maximum(ds + impact_drift, -s)  # absorbed at zero
+        # Absorbed at zero: a step never goes below 0, and a price at 0 stays there (s^0 = 1, so
+        # without the second rule elasticity 0 would diffuse away from 0 again).
+        ds = jnp.where(s > 0.0, jnp.maximum(ds + impact_drift, -s), 0.0)
         return PriceState(price=state.price + ds), ds
 
     def obs_normalisation(self, p, horizon):

@@ -1,48 +1,28 @@
 """The literature's models (mbt_gym Tables 1 and 2, plus CJP 2015 §6.5) as named presets.
 
-Each preset is a `MarketConfig` (which components) and its `EnvParams` (which numbers). Where the
-source gives numbers they are used; where it gives none the values are stated as illustrative.
+Each preset is a composition by name (`compose`: which components) and its `EnvParams` (which
+numbers); a hybrid is another preset with components swapped by name. Where the source gives
+numbers they are used; where it gives none the values are stated as illustrative. "market" is the
+plain composition (Brownian mid, Poisson flow, exponential fills, limit quotes, running inventory
+penalty, every number at its default) for users who compose their own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from envs.model_based.actions import (
-    LimitAndMarketOrders,
-    LimitQuotes,
-    TouchQuotes,
-    TradingSpeed,
-)
-from envs.model_based.arrivals import (
-    HawkesArrivals,
-    HawkesParams,
-    NoArrivals,
-    PoissonArrivals,
-    PoissonParams,
-)
-from envs.model_based.components import ActionType, Reward
+from envs.model_based import compose
+from envs.model_based.arrivals import HawkesParams, NoArrivals, PoissonParams
 from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, MarketConfig
-from envs.model_based.fills import ExponentialFill, ExponentialFillParams
-from envs.model_based.impact import ImpactParams, TemporaryPermanentImpact
-from envs.model_based.midprice import (
-    BrownianMotion,
-    BrownianMotionJump,
-    BrownianParams,
-    JumpParams,
-    OUDrift,
-    OUDriftParams,
-)
-from envs.model_based.rewards import (
-    CJExecution,
-    ExponentialUtility,
-    RewardParams,
-    RunningInventoryPenalty,
-)
+from envs.model_based.fills import ExponentialFillParams
+from envs.model_based.impact import ImpactParams
+from envs.model_based.midprice import BrownianParams, JumpParams, OUDriftParams
+from envs.model_based.rewards import RewardParams
 
 
 @dataclass(frozen=True)
@@ -66,7 +46,7 @@ def avellaneda_stoikov(hawkes: bool = False) -> Preset:
     if hawkes:
         # Table 2 hybrid: same mean intensity 140, half of it self-excited; dt=0.001 keeps
         # lambda dt well below 1 when the intensity spikes.
-        arrivals = HawkesArrivals()
+        arrivals = "hawkes"
         arrivals_params = HawkesParams(
             baseline_rate=_pair(70.0),
             initial_intensity=_pair(140.0),
@@ -76,13 +56,13 @@ def avellaneda_stoikov(hawkes: bool = False) -> Preset:
         )
         steps = 1000
     else:
-        arrivals, arrivals_params, steps = PoissonArrivals(), PoissonParams(rate=_pair(140.0)), 200
-    config = MarketConfig(
-        midprice=BrownianMotion(),
+        arrivals, arrivals_params, steps = "poisson", PoissonParams(rate=_pair(140.0)), 200
+    config = compose.config(
+        midprice="brownian",
         arrivals=arrivals,
-        fill=ExponentialFill(),
-        action=LimitQuotes(),
-        reward=ExponentialUtility(),
+        fill="exponential",
+        action="limit",
+        reward="exponential_utility",
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=2.0),
@@ -98,21 +78,22 @@ def avellaneda_stoikov(hawkes: bool = False) -> Preset:
     return Preset(config, params, derive_max_depth=False, description=avellaneda_stoikov.__doc__)
 
 
-LIMIT_QUOTES = LimitQuotes()  # the default action of the market-making presets
-INVENTORY_PENALTY = RunningInventoryPenalty()  # their default reward
+def _fill_for(action: str) -> str:
+    """The exponential fill model where the action's quotes need one, else none."""
+    return "exponential" if compose.component("action", action).needs_fill else "none"
 
 
-def cartea_jaimungal_mm(action: ActionType = LIMIT_QUOTES) -> Preset:
+def cartea_jaimungal_mm(action: str = "limit") -> Preset:
     """CJP (2015) §10.2: limit orders, running inventory penalty, Brownian mid, Poisson flow.
     T=1, 300 steps, lambda=30 per side, kappa=100, sigma=0.01, S0=100, phi=2e-4, alpha=1e-4,
-    inventory in [-3, 3]. `action=TouchQuotes()` gives §10.2.2 (quotes at the touch, half-spread 0.005:
+    inventory in [-3, 3]. `action="touch"` gives §10.2.2 (quotes at the touch, half-spread 0.005:
     illustrative, a one-cent spread)."""
-    config = MarketConfig(
-        midprice=BrownianMotion(),
-        arrivals=PoissonArrivals(),
-        fill=ExponentialFill() if action.needs_fill else None,
+    config = compose.config(
+        midprice="brownian",
+        arrivals="poisson",
+        fill=_fill_for(action),
         action=action,
-        reward=RunningInventoryPenalty(),
+        reward="running_inventory_penalty",
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -128,18 +109,16 @@ def cartea_jaimungal_mm(action: ActionType = LIMIT_QUOTES) -> Preset:
 
 
 def cjr14(
-    action: ActionType = LIMIT_QUOTES,
-    reward: Reward = INVENTORY_PENALTY,
-    gamma: float = 0.0,
+    action: str = "limit", reward: str = "running_inventory_penalty", gamma: float = 0.0
 ) -> Preset:
     """Cartea, Jaimungal & Ricci (2014): Hawkes market orders and a short-term alpha that jumps with
     them (mbt_gym eq. 7). Numbers are illustrative, on the scale of `cartea_jaimungal_mm`: baseline
     20/side, decay 60, self-excitation 30 (stationary intensity 40), alpha pure-jump (sigma_alpha=0)
     with mean reversion 10 and jumps 0.002 per market order, sigma=0.01, kappa=100."""
-    config = MarketConfig(
-        midprice=OUDrift(jumps=True),
-        arrivals=HawkesArrivals(),
-        fill=ExponentialFill() if action.needs_fill else None,
+    config = compose.config(
+        midprice="ou_jump_drift",
+        arrivals="hawkes",
+        fill=_fill_for(action),
         action=action,
         reward=reward,
     )
@@ -174,12 +153,12 @@ def glft_jump() -> Preset:
     """Guéant, Lehalle & Fernandez-Tapia (2013) §5.2: market orders move the mid (eq. 4), CARA
     utility. sigma=0.3, A=0.9, k=0.3, gamma=0.01 as in ORACLES' GLFT example (per second, prices in
     ticks), T=600 s in 1 s steps, inventory in [-30, 30]; jump size 0.1 tick (illustrative)."""
-    config = MarketConfig(
-        midprice=BrownianMotionJump(),
-        arrivals=PoissonArrivals(),
-        fill=ExponentialFill(),
-        action=LimitQuotes(),
-        reward=ExponentialUtility(),
+    config = compose.config(
+        midprice="brownian_jump",
+        arrivals="poisson",
+        fill="exponential",
+        action="limit",
+        reward="exponential_utility",
     )
     params = EnvParams(
         midprice=JumpParams(initial_price=100.0, sigma=0.3, jump_size=_pair(0.1)),
@@ -198,12 +177,12 @@ def cj_execution_lo_mo() -> Preset:
     by T=1 (`execution_side=1`: no bids, no buys; set it to 0 for a two-sided variant),
     running inventory penalty phi=1e-3 and terminal penalty alpha=0.01 (illustrative numbers);
     lambda=50 per side, kappa=100, sigma=0.01, market orders pay a half-spread of 0.005."""
-    config = MarketConfig(
-        midprice=BrownianMotion(),
-        arrivals=PoissonArrivals(),
-        fill=ExponentialFill(),
-        action=LimitAndMarketOrders(),
-        reward=CJExecution(),
+    config = compose.config(
+        midprice="brownian",
+        arrivals="poisson",
+        fill="exponential",
+        action="limit_and_market",
+        reward="cj_execution",
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -223,13 +202,13 @@ def cj_execution_lo_mo() -> Preset:
 def cj_execution_speed() -> Preset:
     """CJP (2015) §6.5: liquidate N=1 at speed nu with linear temporary (k=0.01) and permanent
     (b=0.001) impact, phi=0.01, alpha=100, T=1 (the ORACLES example); sigma=0.01, 300 steps."""
-    config = MarketConfig(
-        midprice=BrownianMotion(),
-        arrivals=NoArrivals(),
-        fill=None,
-        impact=TemporaryPermanentImpact(),
-        action=TradingSpeed(),
-        reward=CJExecution(),
+    config = compose.config(
+        midprice="brownian",
+        arrivals="none",
+        fill="none",
+        impact="temporary_permanent",
+        action="trading_speed",
+        reward="cj_execution",
     )
     params = EnvParams(
         midprice=BrownianParams(initial_price=100.0, drift=0.0, sigma=0.01),
@@ -246,18 +225,50 @@ def cj_execution_speed() -> Preset:
     return Preset(config, params, derive_max_depth=False, description=cj_execution_speed.__doc__)
 
 
+def market() -> Preset:
+    """The plain composition to start from: Brownian mid (S0=100, sigma=2), Poisson market orders
+    (140 per side), exponential fills (kappa=1.5), limit quotes, running inventory penalty (phi =
+    alpha = 0), T=1 in 200 steps: every number at its component's default."""
+    config = compose.config(
+        midprice="brownian",
+        arrivals="poisson",
+        fill="exponential",
+        action="limit",
+        reward="running_inventory_penalty",
+    )
+    params = EnvParams(
+        midprice=config.midprice.default_params(),
+        arrivals=config.arrivals.default_params(),
+        fill=config.fill.default_params(),
+    )
+    return Preset(config, params, description=market.__doc__)
+
+
+def _swapped(base: Callable[[], Preset], **choices: str) -> Callable[[], Preset]:
+    """The preset `base` with the components named in `choices` swapped in (a hybrid)."""
+
+    def build() -> Preset:
+        preset = base()
+        config, params = compose.with_choices(preset.config, preset.params, choices)
+        return dataclasses.replace(preset, config=config, params=params)
+
+    return build
+
+
 PRESETS: dict[str, Callable[[], Preset]] = {
     # mbt_gym Table 1
     "avellaneda_stoikov": avellaneda_stoikov,
     "cartea_jaimungal_mm": cartea_jaimungal_mm,
-    "cartea_jaimungal_touch": lambda: cartea_jaimungal_mm(action=TouchQuotes()),
+    "cartea_jaimungal_touch": _swapped(cartea_jaimungal_mm, action="touch", fill="none"),
     "cjr14": cjr14,
     "glft_jump": glft_jump,
     "cj_execution_lo_mo": cj_execution_lo_mo,
     # mbt_gym Table 2 (hybrids)
     "avellaneda_stoikov_hawkes": lambda: avellaneda_stoikov(hawkes=True),
-    "cjr14_touch": lambda: cjr14(action=TouchQuotes()),
-    "cjr14_utility": lambda: cjr14(reward=ExponentialUtility(), gamma=1.0),
+    "cjr14_touch": _swapped(cjr14, action="touch", fill="none"),
+    "cjr14_utility": lambda: cjr14(reward="exponential_utility", gamma=1.0),
     # CJP 2015 §6.5 (mbt_gym roadmap: trading-speed actions)
     "cj_execution_speed": cj_execution_speed,
+    # a plain composition to build one's own market from (`compose`)
+    "market": market,
 }

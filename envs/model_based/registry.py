@@ -1,5 +1,9 @@
-"""`make(name, **overrides)`: build a preset, apply field overrides, validate every number.
+"""`make(name, **overrides)`: build a preset, swap in named components, apply field overrides,
+validate every number.
 
+A component slot given a name replaces the preset's component (`compose`): `midprice="heston"`,
+`arrivals="hawkes"`, `fill="power"`, `impact="transient"`, `action="touch"`, `reward="pnl"` (on the
+command line, `--set midprice=heston`); the preset "market" is a plain composition to start from.
 Two static options change the compiled model rather than a number: `normalize_obs=True` and
 `exact_counts=True` (Poisson counts of market orders per step instead of at most one). Override
 names are otherwise `EnvParams` fields: top-level (`max_inventory=5`), a component's field by its
@@ -16,6 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from envs.model_based import compose
 from envs.model_based import validation as check
 from envs.model_based.draws import real_dtype
 from envs.model_based.environment import EnvParams, MarketConfig, ModelBasedMarket
@@ -62,6 +67,11 @@ def resolve_name(name: str, paths: dict[str, tuple[str, ...]], preset: str) -> t
 
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert an override value to the dtype and shape of the field it replaces."""
+    if name == "initial_inventory_width" and np.ndim(value) == 1:
+        pair = tuple(as_integer(name, v) for v in value)
+        if len(pair) != 2:
+            raise ValueError(f"{name}: expected an integer or a pair (below, above), got {value!r}")
+        return jnp.asarray(pair, jnp.int32)
     if name.split(".")[-1] in _INT_FIELDS:
         return as_integer(name, value)
     try:
@@ -95,8 +105,18 @@ def validate(env: ModelBasedMarket, params: EnvParams) -> None:
         "initial_inventory",
         f"must lie within +-max_inventory = {float(params.max_inventory)}",
     )
+    width = np.asarray(params.initial_inventory_width)
     check.require(
-        int(params.initial_inventory_width) >= 0, "initial_inventory_width", "must be >= 0"
+        width.shape in ((), (2,)) and bool(np.all(width >= 0)),
+        "initial_inventory_width",
+        f"must be an integer >= 0 or a pair (below, above) of them, got {width.tolist()!r}",
+    )
+    dt = float(params.terminal_time) / int(params.max_steps_in_episode)
+    check.require(
+        0.0 <= float(params.max_start_time) <= float(params.terminal_time) - dt,
+        "max_start_time",
+        f"must lie in [0, terminal_time - dt] = [0, {float(params.terminal_time) - dt:.6g}]"
+        " (an episode needs at least one step)",
     )
     check.positive(params.max_depth, "max_depth")
     check.require(
@@ -114,7 +134,6 @@ def validate(env: ModelBasedMarket, params: EnvParams) -> None:
         "execution_side",
         "a sell-only programme needs initial_inventory >= 0 and a buy-only one <= 0",
     )
-    dt = float(params.terminal_time) / int(params.max_steps_in_episode)
     c.midprice.validate(params.midprice)
     c.arrivals.validate(params.arrivals, dt)
     if c.fill is not None:
@@ -132,6 +151,10 @@ def make(name: str, **overrides: Any) -> tuple[ModelBasedMarket, EnvParams]:
         raise ValueError(f"{name}: unknown environment; registered: {', '.join(registered())}")
     preset = PRESETS[name]()
     overrides = dict(overrides)
+    choices = {slot: overrides.pop(slot) for slot in compose.SLOTS if slot in overrides}
+    if choices:
+        config, params = compose.with_choices(preset.config, preset.params, choices)
+        preset = dataclasses.replace(preset, config=config, params=params)
     config = _with_static_options(preset.config, overrides)
     params = _with_overrides(preset, config, overrides, name)
     env = ModelBasedMarket(config, params, name=name)
@@ -159,6 +182,7 @@ def _with_overrides(preset: Preset, config: MarketConfig, overrides, name: str) 
         touched.add(path)
         params = _replace(params, path, _coerce(".".join(path), value, _get(params, path)))
     if preset.derive_max_depth and ("max_depth",) not in touched and config.fill is not None:
+        config.fill.validate(params.fill)  # its numbers first: max_depth derives from them
         params = params.replace(max_depth=config.fill.max_depth(params.fill))
     return params
 

@@ -106,10 +106,14 @@ def test_one_class_per_action_type_reward_and_impact():
         "running_inventory_penalty",
         "cj_execution",
         "exponential_utility",
+        "cj_mm_criterion",
+        "cj_oe_criterion",
     ]
     assert [(r.name, r.penalised) for r in rewards.REWARDS if r.penalised] == [
         ("running_inventory_penalty", True),
         ("cj_execution", True),
+        ("cj_mm_criterion", True),
+        ("cj_oe_criterion", True),
     ]
     assert [m.name for m in impact.IMPACT_MODELS] == [
         "temporary",
