@@ -3,6 +3,8 @@
     python -m agents.evaluate --env cartea_jaimungal_mm --agent cartea_jaimungal_mm \\
         --episodes 10000 --seed 0 [--set field=value ...] [--agent-arg name=value ...] [--json]
     python -m agents.evaluate --policy runs/RUN_DIR --episodes 100000 --seed 0
+    python -m agents.evaluate --env lobster_execution --agent fixed_action --episodes 13 \\
+        --seed 0 --set data=DIR_OR_PAIR    # do nothing on your own LOBSTER days
 
 `--set` overrides environment params (as `envs.make`; values read by `envs.overrides`),
 `--agent-arg` passes an agent argument (numbers, true/false, or comma-separated lists). `--policy`
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         try:
             env, params = make_any(args.env, overrides)
-        except ValueError as err:
+        except (OSError, ValueError) as err:  # a data file that cannot be read, too
             parser.error(f"--env/--set: {err}")
         try:
             policy = make_agent(args.agent, env, params, **agent_args)

@@ -7,9 +7,11 @@
 - ``check MESSAGES ORDERBOOK [--capacity N] [--json] [--strict]``: exact-row match rates of the
   one-step, continuous and re-synchronised replays, mismatch classification and counters, and how
   many message times were rounded to the nanosecond on loading.
-- ``synthesize --out DIR --seconds S --seed K [--levels L] [--ticker T] [--date D] [--force]``: a
-  LOBSTER message/orderbook pair from zero-intelligence order flow (``jaxlob.synthetic``), at most
-  one trading day long; existing files are replaced only with ``--force``.
+- ``synthesize --out DIR --seconds S --seed K [--days N] [--levels L] [--ticker T] [--date D]
+  [--force]``: a LOBSTER message/orderbook pair from zero-intelligence order flow
+  (``jaxlob.synthetic``), at most one trading day long; with ``--days N`` (at most a year of
+  trading days) N pairs on consecutive weekdays from ``--date``, day i with seed K+i (a folder for
+  the replay markets' ``data=DIR``); existing files are replaced only with ``--force``.
 
 Bad input, a file or an option, ends with exit status 2 and one line on stderr naming the file and
 row, or the option; ``check --strict`` with an unexplained mismatch ends with status 1.
@@ -138,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"levels in the orderbook file, {len(synthetic.ZeroIntelligenceParams().limit_rates)}"
         f"..{synthetic.MAX_LEVELS} (default: the model's full depth)",
     )
+    syn.add_argument(
+        "--days",
+        type=_checked(synthetic.check_days, _integer),
+        default=1,
+        help=f"days to write, 1..{synthetic.MAX_DAYS}, on consecutive weekdays from --date, day i "
+        "with seed --seed + i (default 1)",
+    )
     syn.add_argument("--ticker", type=_checked(synthetic.check_ticker), default="SYNTH")
     syn.add_argument(
         "--date", type=_checked(synthetic.check_date), default="2000-01-03", help="YYYY-MM-DD"
@@ -189,12 +198,18 @@ def _synthesize(args) -> int:
     if not nearest.is_dir():
         raise _InputError(f"--out {args.out}: {nearest} is a file, expected a folder")
     levels = args.levels or synthetic.ZeroIntelligenceParams().levels
-    paths = synthetic.output_paths(
-        args.out, args.seconds, levels, args.ticker, args.date, gzipped=not args.no_gzip
-    )
+    paths = [
+        path
+        for date in synthetic.weekdays(args.date, args.days)
+        for path in synthetic.output_paths(
+            args.out, args.seconds, levels, args.ticker, date, gzipped=not args.no_gzip
+        )
+    ]
     existing = [path for path in paths if path.exists()]
     if existing and not args.force:
         raise _InputError(f"--out: {existing[0]} already exists (--force replaces it)")
+    if args.days > 1:
+        return _synthesize_days(args, levels)
 
     def progress(done: float) -> None:
         print(f"synthesize: {done:.0f} of {args.seconds:g} s simulated", file=sys.stderr)
@@ -214,6 +229,31 @@ def _synthesize(args) -> int:
     except OSError as error:
         raise _InputError(f"--out {args.out}: cannot write: {error.strerror or error}") from None
     print(f"wrote {msg_path}\nwrote {book_path}")
+    return 0
+
+
+def _synthesize_days(args, levels: int) -> int:
+    from jaxlob import synthetic
+
+    def progress(index: int, date: str) -> None:
+        print(f"synthesize: day {index + 1} of {args.days} ({date}) written", file=sys.stderr)
+
+    try:
+        pairs = synthetic.synthesize_days(
+            args.out,
+            days=args.days,
+            seconds=args.seconds,
+            seed=args.seed,
+            levels=levels,
+            ticker=args.ticker,
+            date=args.date,
+            gzipped=not args.no_gzip,
+            overwrite=True,
+            progress=progress,
+        )
+    except OSError as error:
+        raise _InputError(f"--out {args.out}: cannot write: {error.strerror or error}") from None
+    print(f"wrote {len(pairs)} pairs to {args.out}: {pairs[0][0].name} .. {pairs[-1][0].name}")
     return 0
 
 

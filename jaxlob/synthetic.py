@@ -21,6 +21,11 @@ Limits, so that a typo cannot run for hours or fill the disk: at most ``MAX_SECO
 trading day, 09:30 to 16:00, about a million messages and a minute's work) and ``MAX_LEVELS``
 levels; the ticker and date must make a file name that ``jaxlob.lobster`` recognises; existing
 files are replaced only when asked (``overwrite``).
+
+Many days (`synthesize_days`, a dataset for the replay markets' ``data=FOLDER``): at most
+``MAX_DAYS`` (a year of trading days), on consecutive weekdays from the first date, day ``i`` drawn
+with seed ``seed + i``, so that any one day is the single day ``synthesize`` writes with that seed
+and date.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
 
 MAX_SECONDS = 23400  # one LOBSTER trading day, 09:30 to 16:00
 MAX_LEVELS = 50
+MAX_DAYS = 260  # a year of trading days
 _TICKER = re.compile(r"^[A-Za-z0-9.-]+$")
 
 
@@ -364,3 +370,71 @@ def synthesize(
     write_messages(paths[0], msgs)
     write_orderbook(paths[1], rows)
     return paths
+
+
+def check_days(days: int) -> int:
+    """``days`` if it is an integer in 1..MAX_DAYS, else ValueError saying so."""
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, numbers.Integral)
+        or not 1 <= days <= MAX_DAYS
+    ):
+        raise ValueError(
+            f"days must be an integer in 1..{MAX_DAYS} (a year of trading days), got {days!r}"
+        )
+    return int(days)
+
+
+def weekdays(first: str, count: int) -> list[str]:
+    """``count`` dates (YYYY-MM-DD) on consecutive weekdays, from ``first`` (kept even on a weekend)."""
+    day = datetime.date.fromisoformat(check_date(first))
+    out = [day]
+    while len(out) < count:
+        day += datetime.timedelta(days=1)
+        if day.weekday() < 5:
+            out.append(day)
+    return [d.isoformat() for d in out]
+
+
+def synthesize_days(
+    out_dir,
+    days: int,
+    seconds: float,
+    seed: int,
+    levels: int | None = None,
+    ticker: str = "SYNTH",
+    date: str = "2000-01-03",
+    params: ZeroIntelligenceParams | None = None,
+    gzipped: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[int, str], None] | None = None,
+) -> list[tuple[Path, Path]]:
+    """Write ``days`` pairs (module docstring: weekdays from ``date``, seeds ``seed + i``) into
+    ``out_dir``; return their paths. Every file is checked for existence before any is written.
+    ``progress``, if given, is called with the day's index and date after each day."""
+    dates = weekdays(date, check_days(days))
+    params = params or ZeroIntelligenceParams()
+    depth = params.levels if levels is None else levels
+    if not overwrite:
+        for day in dates:
+            for path in output_paths(out_dir, seconds, depth, ticker, day, gzipped=gzipped):
+                if path.exists():
+                    raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    out = []
+    for i, day in enumerate(dates):
+        out.append(
+            synthesize(
+                out_dir,
+                seconds,
+                seed + i,
+                levels,
+                ticker,
+                day,
+                params,
+                gzipped=gzipped,
+                overwrite=True,
+            )
+        )
+        if progress is not None:
+            progress(i, day)
+    return out

@@ -15,6 +15,13 @@ and the task quantity from the observation and params:
 rests there and is re-priced next step); with the single-price action, a limit ``aggression`` ticks
 through the near touch (default ``max_offset_ticks``), which walks the book like a market order.
 
+Both tasks:
+
+- ``fixed_action``: the same action every step, ``action`` one value per component of the action
+  space (checked against its bounds, one-line error naming the component); default all zeros, which
+  on both tasks is doing nothing (no order rests; an execution task's deadline order still buys or
+  sells what is left, at the price the task charges).
+
 Market making (`lobster_market_making`):
 
 - ``fixed_spread``: bid and ask ``depth`` ticks from the mid (default: half the median spread in the
@@ -35,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from agents.policies.baseline import FixedActionPolicy
 from agents.policy import Stateless
 from agents.replay import estimation
 
@@ -215,12 +223,33 @@ def make_avellaneda_stoikov(
     return _quote_policy(env, params, 0.0, size, float(gamma), est, True)
 
 
+def make_fixed_action(env, params, action=None) -> FixedActionPolicy:
+    """The same ``action`` every step (default zeros: do nothing), within the action space."""
+    if getattr(getattr(env, "config", None), "task", None) is None:
+        raise ValueError("fixed_action: needs a replay environment")
+    space = env.action_space(params)
+    names = env.config.task.action_names
+    low = np.broadcast_to(np.asarray(space.low, np.float64), space.shape)
+    high = np.broadcast_to(np.asarray(space.high, np.float64), space.shape)
+    value = np.zeros(space.shape) if action is None else np.asarray(action, np.float64).ravel()
+    if value.shape != tuple(space.shape):
+        raise ValueError(
+            f"fixed_action: action needs {space.shape[0]} values ({', '.join(names)}), "
+            f"got {value.size}"
+        )
+    for name, x, lo, hi in zip(names, value, low, high, strict=True):
+        if not lo <= x <= hi:
+            raise ValueError(f"fixed_action: action {name}={x:g} outside [{lo:g}, {hi:g}]")
+    return FixedActionPolicy(action=jnp.asarray(value, space.dtype))
+
+
 BASELINES = {
     "twap": make_twap,
     "vwap": make_vwap,
     "all_at_once": make_all_at_once,
     "fixed_spread": make_fixed_spread,
     "avellaneda_stoikov": make_avellaneda_stoikov,
+    "fixed_action": make_fixed_action,
 }
 # Argument types, in the form `agents.registry.AgentSpec.args` uses.
 BASELINE_ARGS = {
@@ -229,6 +258,7 @@ BASELINE_ARGS = {
     "all_at_once": {"aggression": "float"},
     "fixed_spread": {"depth": "float", "size": "float"},
     "avellaneda_stoikov": {"gamma": "float", "size": "float"},
+    "fixed_action": {"action": "floats"},
 }
 
 

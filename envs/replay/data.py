@@ -8,7 +8,9 @@ environment object, so days can be vmapped and jit does not embed them as consta
 `load_data` reads a LOBSTER pair through the `.npz` cache of `jaxlob.cache` (the folder that
 `jaxlob.lobster.load_windows` uses, keyed by both files' bytes and every parameter), `from_day`
 builds data from a loaded (or cut) `LobsterDay` without a cache, and `stack_days` stacks the data
-of several days along a new leading axis for `jax.vmap`.
+of several days along a new leading axis for `jax.vmap`. Many days along the window axis instead
+(one reset draws from all of them) are `envs.replay.dataset`'s; ``ReplayData.day`` says which day
+each window came from there.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class ReplayData:
     start_s: jax.Array  # (W,) int32, window start, seconds after midnight
     end_s: jax.Array  # (W,) int32, the task's deadline, seconds after midnight
     num_windows: jax.Array  # () int32, windows in use (rows past it are padding)
+    # (W,) int32, each window's day in its dataset (`envs.replay.dataset`); None: hand-built data
+    # of one day (read it through `window_days`)
+    day: jax.Array | None = None
 
     @property
     def max_steps(self) -> int:
@@ -122,17 +127,50 @@ def from_day(
         start_s=starts.astype(np.int32),
         end_s=ends.astype(np.int32),
         num_windows=np.asarray(num_windows, np.int32),
+        day=np.zeros(num_windows, np.int32),
     )
 
 
-def _cache_path(msg, book, window_seconds, messages_per_step, max_steps, folder) -> Path:
+def window_days(data: ReplayData) -> np.ndarray:
+    """Each window's day index (host int32, any leading axes): ``data.day``, zeros when None."""
+    if data.day is not None:
+        return np.asarray(data.day, np.int32)
+    return np.zeros(np.shape(data.start_s), np.int32)
+
+
+def cache_entry(
+    message_path, orderbook_path, window_seconds, messages_per_step, max_steps, folder
+) -> Path:
+    """Where `load_data` keeps a pair's data in ``folder``: the files' content hash plus every
+    parameter (`jaxlob.cache.entry_path`)."""
     params = {
         "replay_v": CACHE_FORMAT,
         "w": window_seconds,
         "p": messages_per_step,
         "s": max_steps,
     }
-    return cache.entry_path(folder, lobster.day_label(msg), (msg, book), params)
+    label = lobster.day_label(message_path)
+    return cache.entry_path(folder, label, (message_path, orderbook_path), params)
+
+
+def load_entry(
+    entry: Path | None,
+    message_path,
+    orderbook_path,
+    window_seconds: int,
+    messages_per_step: int,
+    max_steps: int | None,
+) -> ReplayData:
+    """The pair's data from cache ``entry`` when it reads back, else built (and saved there)."""
+    if entry is not None:
+        stored = cache.load(entry, _ARRAYS)
+        if stored is not None:
+            return ReplayData(**stored, day=np.zeros(stored["start_s"].shape, np.int32))
+    day = lobster.load_day(message_path, orderbook_path)
+    data = from_day(day, window_seconds, messages_per_step, max_steps)
+    if entry is not None:
+        cache.save(entry, {name: getattr(data, name) for name in _ARRAYS})
+    return data
 
 
 def load_data(
@@ -152,19 +190,14 @@ def load_data(
     if message_path is None or orderbook_path is None:
         message_path, orderbook_path = default_files()
     folder = cache.cache_folder(cache_dir)
-    path = None
+    entry = None
     if folder is not None:
-        path = _cache_path(
+        entry = cache_entry(
             message_path, orderbook_path, window_seconds, messages_per_step, max_steps, folder
         )
-        stored = cache.load(path, _ARRAYS)
-        if stored is not None:
-            return ReplayData(**stored)
-    day = lobster.load_day(message_path, orderbook_path)
-    data = from_day(day, window_seconds, messages_per_step, max_steps)
-    if path is not None:
-        cache.save(path, {name: getattr(data, name) for name in _ARRAYS})
-    return data
+    return load_entry(
+        entry, message_path, orderbook_path, window_seconds, messages_per_step, max_steps
+    )
 
 
 def select_windows(data: ReplayData, windows) -> ReplayData:
@@ -182,6 +215,7 @@ def select_windows(data: ReplayData, windows) -> ReplayData:
         start_s=take(data.start_s),
         end_s=take(data.end_s),
         num_windows=np.asarray(index.size, np.int32),
+        day=window_days(data)[index],
     )
 
 
@@ -218,6 +252,7 @@ def stack_days(days: list[ReplayData]) -> ReplayData:
                 x = _pad_axis(x, 1, steps)
             parts.append(x)
         out[name] = np.stack(parts)
+    out["day"] = np.stack([_pad_axis(window_days(d), 0, width) for d in days])
     return ReplayData(**out)
 
 

@@ -9,8 +9,12 @@ Overrides are either static options, which change shapes or code paths:
 - ``resync`` (bool, default True: re-synchronise the visible levels to the orderbook file after each
   step; False: pure replay, the code is not compiled in), ``capacity``, ``levels``, ``history``, ``max_fills`` (see
   `ReplayConfig`); ``action`` (execution: ``"four_prices"`` or ``"single_price"``);
-- data: ``data`` (a `ReplayData`), or ``message_path``/``orderbook_path``, ``window_seconds``,
-  ``messages_per_step``, ``max_steps`` (cut longer windows), ``cache_dir``;
+- data: ``data``: a path (a LOBSTER message/orderbook pair, either file of it or its stem, or a
+  folder of pairs: several days and tickers, their windows concatenated so that resets draw across
+  all of them, `envs.replay.dataset`), a `ReplayData` or a `ReplayDataset`; or
+  ``message_path``/``orderbook_path``; with ``window_seconds``, ``messages_per_step``,
+  ``max_steps`` (cut longer windows) and ``cache_dir`` for data read from files (each day through
+  the ``.npz`` cache);
 
 or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, and the task's
 fields by name (``quantity``, ``side``, ``reward_lambda``, ``max_inventory``, ...). Unknown names and
@@ -21,13 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from envs.overrides import as_integer, as_number
-from envs.replay.data import ReplayData, load_data
+from envs.replay.data import ReplayData, as_device, load_data
+from envs.replay.dataset import ReplayDataset, find_pairs, load_dataset
 from envs.replay.environment import EnvParams, ReplayConfig, ReplayMarket, make_params
 from envs.replay.execution import ExecutionTask
 from envs.replay.market_making import MarketMakingTask
@@ -64,26 +70,68 @@ def registered() -> list[str]:
     return list(PRESETS)
 
 
+FILE_OPTIONS = ("window_seconds", "messages_per_step", "max_steps", "cache_dir")
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_data(message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache):
-    return load_data(
-        message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache
+    return as_device(
+        load_data(message_path, orderbook_path, window_seconds, messages_per_step, max_steps, cache)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_dataset(path, stamp, window_seconds, messages_per_step, max_steps, cache):
+    """``stamp`` (the files' sizes and modification times) keys a changed file out of the cache."""
+    return as_device(load_dataset(path, window_seconds, messages_per_step, max_steps, cache).data)
+
+
+def _stamp(path) -> tuple:
+    days = find_pairs(path)  # one-line errors for a missing path, no pair, unpaired files, levels
+    out = []
+    for day in days:
+        for file in (day.message_path, day.orderbook_path):
+            stat = os.stat(file)
+            out.append((str(file), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def _file_options(options: dict) -> tuple:
+    steps = options.get("max_steps")
+    cache_dir = options.get("cache_dir")
+    return (
+        as_integer("window_seconds", options.get("window_seconds", 1800)),
+        as_integer("messages_per_step", options.get("messages_per_step", 100)),
+        None if steps is None else as_integer("max_steps", steps),
+        cache_dir if isinstance(cache_dir, bool) or cache_dir is None else str(cache_dir),
     )
 
 
 def _data(options: dict) -> ReplayData:
-    if options.get("data") is not None:
-        data = options["data"]
-        if not isinstance(data, ReplayData):
-            raise ValueError(f"data: expected a ReplayData, got {type(data).__name__}")
-        return data
+    data = options.get("data")
+    paths = [k for k in ("message_path", "orderbook_path") if options.get(k) is not None]
+    if data is not None and paths:
+        raise ValueError(f"data: give data= or {'/'.join(paths)}=, not both")
+    if isinstance(data, ReplayData | ReplayDataset):
+        ignored = [k for k in FILE_OPTIONS if k in options]
+        if ignored:
+            raise ValueError(
+                f"{ignored[0]}: applies to data read from files, not to a given "
+                f"{type(data).__name__}"
+            )
+        return data if isinstance(data, ReplayData) else data.data
+    if data is not None:
+        if not isinstance(data, str | os.PathLike):
+            raise ValueError(
+                f"data: expected a path (a LOBSTER pair, its stem or a folder of pairs) or a "
+                f"ReplayData, got {type(data).__name__} {data!r} (write ./{data} for a path)"
+            )
+        path = os.fspath(data)
+        return _cached_dataset(path, _stamp(path), *_file_options(options))
+    if len(paths) == 1:
+        raise ValueError(f"{paths[0]}: give both message_path= and orderbook_path= (or data=)")
     return _cached_data(
-        options.get("message_path"),
-        options.get("orderbook_path"),
-        int(options.get("window_seconds", 1800)),
-        int(options.get("messages_per_step", 100)),
-        None if options.get("max_steps") is None else int(options["max_steps"]),
-        options.get("cache_dir"),
+        options.get("message_path"), options.get("orderbook_path"), *_file_options(options)
     )
 
 

@@ -145,6 +145,9 @@ def synthesize_cases(tmp: Path):
         (base + ["--seconds", "1", "--levels", "3"], "--levels", "10..50"),
         (base + ["--seconds", "1", "--levels", "1000"], "--levels", "10..50"),
         (base + ["--seconds", "1", "--levels", "many"], "--levels", "integer"),
+        (base + ["--seconds", "1", "--days", "0"], "--days", "1..260"),
+        (base + ["--seconds", "1", "--days", "261"], "--days", "1..260"),
+        (base + ["--seconds", "1", "--days", "two"], "--days", "integer"),
         (["synthesize", "--out", tmp, "--seconds", "1", "--seed", "-1"], "--seed", "non-negative"),
         (["synthesize", "--out", tmp, "--seconds", "1", "--seed", "x"], "--seed", "non-negative"),
         (

@@ -139,3 +139,32 @@ def test_progress_is_reported_each_tenth_of_the_run():
     synthetic.simulate(20, seed=0, progress=seen.append)
     assert len(seen) == 10 and seen[-1] == 20
     assert all(k * 2 <= s < (k + 1) * 2 for k, s in enumerate(seen[:-1], start=1)), seen
+
+
+def test_many_days_are_weekdays_each_the_single_day_of_its_seed(tmp_path, capsys):
+    """``--days 3`` from a Friday: Friday, Monday, Tuesday; day i is the single day
+    written with seed K+i and that date (so any day can be regenerated alone)."""
+    argv = ["synthesize", "--out", str(tmp_path / "many"), "--seconds", "3", "--seed", "7"]
+    assert main([*argv, "--days", "3", "--date", "2000-01-07"]) == 0
+    assert "wrote 3 pairs" in capsys.readouterr().out
+    days = lobster.find_days(tmp_path / "many")
+    assert [lobster.parse_name(msg).date for msg, _ in days] == [
+        "2000-01-07",
+        "2000-01-10",
+        "2000-01-11",
+    ]
+    for i, (msg, book) in enumerate(days):
+        date = lobster.parse_name(msg).date
+        one = synthetic.synthesize(tmp_path / f"one{i}", 3, 7 + i, date=date)
+        assert (
+            lobster.load_day(*one).messages.tolist()
+            == lobster.load_day(msg, book).messages.tolist()
+        )
+        assert one[1].name == book.name
+    assert synthetic.weekdays("2000-01-08", 2) == ["2000-01-08", "2000-01-10"]  # a Saturday kept
+    for bad in (0, 261, 2.5, True):
+        with pytest.raises(ValueError, match="days must be an integer in 1..260"):
+            synthetic.check_days(bad)
+    with pytest.raises(FileExistsError, match="exists"):  # checked before any day is written
+        synthetic.synthesize_days(tmp_path / "many", 4, 3, seed=6, date="2000-01-06")
+    assert not list((tmp_path / "many").glob("*2000-01-06*"))

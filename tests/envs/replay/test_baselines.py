@@ -9,6 +9,7 @@ import pytest
 
 from agents.replay import baselines
 from agents.replay.windows import add_window_vwap, evaluate_windows, summary
+from jaxlob import messages as m
 
 QUANTITY = 300
 
@@ -100,3 +101,18 @@ def test_summary_statistics():
     assert s["mean"] == 3.0
     assert s["std"] == pytest.approx(np.std([1, 2, 3, 6], ddof=1))
     assert s["stderr"] == pytest.approx(s["std"] / 2)
+
+
+def test_do_nothing_sends_no_order_before_the_deadline(execution, goog_days):
+    """`fixed_action` with its default (zeros) on the execution task: the agent's only message in
+    an episode is the deadline order of its last step."""
+    env, params = execution.env, execution.params
+    action = np.asarray(baselines.make_baseline("fixed_action", env, params)(None, None))
+    assert action.tolist() == [0.0, 0.0, 0.0, 0.0]
+    out = execution.run(goog_days, actions=action)[2]  # fixed actions: the compiled rollout
+    agent = (out["msgs"][..., m.TRADER_ID] == 1) & (out["msgs"][..., m.TYPE] != m.NOOP)
+    per_step = agent.sum(-1)
+    last = np.argmax(out["done"], axis=-1)  # the step at which each episode ended
+    steps = np.arange(per_step.shape[-1])
+    assert np.all(per_step[steps < last[..., None]] == 0)
+    assert np.all(np.take_along_axis(per_step, last[..., None], -1) == 1)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from agents.replay import baselines, estimation
+from jaxlob import messages as m
 
 
 def test_estimates_from_the_data_are_sane(goog_days):
@@ -42,3 +43,16 @@ def test_baselines_run_within_limits(market_making, goog_days):
         out = market_making.run(goog_days, policy=policy)
         assert np.all(np.abs(out[2]["state"].inventory) <= 200)
         assert np.sum(out[2]["info"]["agent_volume"]) > 0
+
+
+def test_do_nothing_never_trades(market_making, goog_days):
+    """`fixed_action` zeros (no quote) on market making: no agent message, no volume, no
+    inventory, at every step of every window."""
+    env, params = market_making.env, market_making.params
+    action = np.asarray(baselines.make_baseline("fixed_action", env, params)(None, None))
+    out = market_making.run(goog_days, actions=action)[2]
+    agent = (out["msgs"][..., m.TRADER_ID] == 1) & (out["msgs"][..., m.TYPE] != m.NOOP)
+    assert not agent.any()
+    assert not np.any(out["info"]["agent_volume"]) and not np.any(out["state"].inventory)
+    with pytest.raises(ValueError, match=r"fixed_action: action bid_depth=-1 outside"):
+        baselines.make_baseline("fixed_action", env, params, action=(-1, 0, 0, 0))

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 import envs  # noqa: F401  (registers the presets with gymnax)
+import envs.replay as envs_replay
 from envs.replay import registry
 
 
@@ -101,3 +102,21 @@ def test_gymnax_make_returns_the_overrides(goog_days):
     assert int(params.task.quantity) == 120 and int(params.task.side) == -1
     _, state = env.reset(jax.random.PRNGKey(0), params)
     assert float(state.inventory) == 120.0
+
+
+def test_data_options_that_cannot_apply_are_named(goog_days):
+    dataset = envs_replay.ReplayDataset(data=goog_days[0], days=())
+    env, params = registry.make("lobster_execution", data=dataset)
+    assert int(params.data.num_windows) == int(goog_days[0].num_windows)
+    cases = [
+        (dict(data=goog_days[0], window_seconds=60), "window_seconds: applies to data read"),
+        (dict(data=dataset, cache_dir=False), "cache_dir: applies to data read"),
+        (dict(data="x", message_path="y"), "data: give data= or message_path=, not both"),
+        (dict(message_path="y"), "message_path: give both"),
+        (dict(data=1.5), "data: expected a path"),
+        (dict(window_seconds="half"), "window_seconds: must be an integer"),
+    ]
+    for overrides, words in cases:
+        with pytest.raises(ValueError) as error:
+            registry.make("lobster_execution", **overrides)
+        assert str(error.value).startswith(words), str(error.value)
