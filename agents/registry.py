@@ -135,7 +135,7 @@ def make_agent(name: str, env, params, **agent_args: Any):
     """Build agent `name` for `(env, params)`; returns a pure `policy(key, obs) -> action`.
 
     On a LOBSTER replay market the names resolve to its own baselines (`agents.replay.baselines`:
-    twap, vwap, all_at_once, fixed_spread, avellaneda_stoikov), which read the book rather than
+    twap, vwap, all_at_once, fixed_spread, avellaneda_stoikov, fixed_action), which read the book rather than
     a model's parameters.
     """
     replay = _replay_baselines(env)
