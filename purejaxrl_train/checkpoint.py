@@ -3,7 +3,9 @@
 A run directory holds `checkpoint.msgpack` (flax serialisation of params and observation
 statistics) and `checkpoint.json` (format, resolved config, package versions, shapes); the format
 and its reader are `agents.learned.checkpoint`'s, so a trained policy is evaluated without the
-trainer. `load_checkpoint` restores the trainer's view: the typed config beside the arrays.
+trainer. `load_checkpoint` restores the trainer's view: the typed config beside the arrays. A run
+rewrites both at every training-state checkpoint (`purejaxrl_train.resume`, for `--resume`), so a
+run in progress can be evaluated too.
 """
 
 from __future__ import annotations

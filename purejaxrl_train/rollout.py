@@ -7,6 +7,11 @@ Where a time limit cut an episode that had not terminated, `bootstrap_value` is 
 of the pre-reset observation (`info["final_observation"]`, read with the GRU state that saw the
 episode); it is computed only in steps where that happens (markets, whose horizon is termination,
 never pay for it outside a vmapped sweep).
+
+Split across devices (`purejaxrl_train.collectives.EnvShard`), each device steps its slice of the
+environments; every key is drawn for the global environment index (one per environment and step,
+for the action and for the environment) and sliced, and the observation statistics merge every
+device's batch, so a seed gives the same rollout on any number of devices.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import jax
 import jax.numpy as jnp
 
 from agents.learned.actor import ActorCritic
-from agents.learned.normalization import RunningMeanStd, update_running
+from agents.learned.distributions import make_distribution
+from agents.learned.normalization import RunningMeanStd
+from purejaxrl_train.collectives import SINGLE, EnvShard, merge_running
 
 
 @flax.struct.dataclass
@@ -56,11 +63,14 @@ class EpisodeStats:
     length_sum: jax.Array
 
 
-def reset_runner(policy: ActorCritic, env, env_params, key: jax.Array, num_envs: int) -> EnvRunner:
-    """Fresh environments, zero GRU state, observation statistics from nothing."""
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key, num_envs), env_params
-    )
+def reset_runner(
+    policy: ActorCritic, env, env_params, key: jax.Array, num_envs: int, shard: EnvShard = SINGLE
+) -> EnvRunner:
+    """Fresh environments (this device's share of `num_envs`), zero GRU state, observation
+    statistics from nothing."""
+    keys = shard.local(jax.random.split(key, num_envs))
+    num_envs = keys.shape[0]
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
     return EnvRunner(
         env_state=env_state,
         obs=obs,
@@ -80,24 +90,35 @@ def collect_rollout(
     runner: EnvRunner,
     key: jax.Array,
     num_steps: int,
+    shard: EnvShard = SINGLE,
 ) -> tuple[EnvRunner, Transition, EpisodeStats]:
-    """Run `num_steps` steps; observation statistics are updated as observations arrive."""
+    """Run `num_steps` steps; observation statistics are updated as observations arrive. The
+    episode statistics are sums over every device's environments."""
     normalize_obs = policy.spec.normalize_obs
     num_envs = runner.reset.shape[0]
+    total_envs = num_envs * shard.num_devices
+
+    def sample(head, log_std, key):  # one environment's action from its own key
+        return make_distribution(policy.action_spec, head, log_std).sample_and_log_prob(seed=key)
 
     def one_step(runner: EnvRunner, step_key):
         act_key, env_key = jax.random.split(step_key)
         raw_features = policy.features(runner.obs)
         obs_rms = runner.obs_rms
         if normalize_obs:
-            obs_rms = update_running(obs_rms, raw_features)
+            obs_rms = merge_running(obs_rms, raw_features, shard)
         features = policy.normalized(obs_rms, raw_features)
-        carry, dist, value = policy.step(params, runner.carry, features, runner.reset)
-        action, log_prob = dist.sample_and_log_prob(seed=act_key)
+        carry, head, log_std, value = policy.network.apply(
+            params, runner.carry, features[None], runner.reset[None]
+        )
+        value = value[0]
+        action, log_prob = jax.vmap(sample, in_axes=(0, None, 0))(
+            head[0], log_std, shard.local(jax.random.split(act_key, total_envs))
+        )
         obs, env_state, reward, terminated, truncated, info = jax.vmap(
             env.step, in_axes=(0, 0, 0, None)
         )(
-            jax.random.split(env_key, num_envs),
+            shard.local(jax.random.split(env_key, total_envs)),
             runner.env_state,
             policy.env_action(action),
             env_params,
@@ -145,8 +166,8 @@ def collect_rollout(
     runner, (transitions, ended) = jax.lax.scan(one_step, runner, jax.random.split(key, num_steps))
     done, returns, lengths = ended
     stats = EpisodeStats(
-        count=done.sum().astype(jnp.int32),
-        return_sum=returns.sum(),
-        length_sum=lengths.sum().astype(jnp.float32),
+        count=shard.sum(done.sum().astype(jnp.int32)),
+        return_sum=shard.sum(returns.sum()),
+        length_sum=shard.sum(lengths.sum().astype(jnp.float32)),
     )
     return runner, transitions, stats

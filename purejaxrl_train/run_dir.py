@@ -1,6 +1,7 @@
 """Writing a run directory: resolved config, per-update metrics, evaluation, learning curve.
 
-Layout: config.json, metrics.csv, checkpoint.{json,msgpack} (see checkpoint.py), evaluation.json,
+Layout: config.json, metrics.csv, checkpoint.{json,msgpack} (the trained policy, see checkpoint.py),
+state/<update>/ (full training-state checkpoints for resuming, see resume.py), evaluation.json,
 learning_curve.png (only when matplotlib is installed: the optional `plot` extra).
 """
 

@@ -28,3 +28,16 @@ def test_no_episodes_and_negative_reference():
     first, second = out.getvalue().splitlines()
     assert "no episode ended" in first
     assert "return -2 (twap: -1.5)" in second and "%" not in second
+
+
+def test_live_evaluation_in_the_line_and_padding_members_ignored():
+    out = io.StringIO()
+    printer = ProgressPrinter(4, 10, members=1, stream=out)
+    printer(0, 1.0, 2, -1, 9.0, 9.0)  # a padding member: no line, not counted
+    printer(0, 1.0, 2, 0)
+    printer(1, 1.0, 2, 0, 3.5, float("nan"))
+    printer(2, 1.0, 2, 0, 3.5, 2.25)
+    first, second, third = out.getvalue().splitlines()
+    assert "eval" not in first
+    assert "greedy eval 3.5" in second and "stochastic" not in second
+    assert "greedy eval 3.5  stochastic eval 2.25" in third

@@ -1,4 +1,5 @@
-"""make_train: determinism, vmapping over keys and traced hyperparameters, checkpoint round trip."""
+"""make_train: determinism, vmapping over keys and traced hyperparameters, checkpoint round trip,
+the per-update metrics (learning rate, gradient norm, explained variance) and live evaluation."""
 
 import io
 import json
@@ -24,6 +25,9 @@ CONFIG = default_config(
     total_timesteps=120,
     hidden_sizes=(8,),
     log_interval=0,
+    eval_every=2,  # live evaluation after updates 2 and 3 (the last)
+    live_eval_episodes=16,
+    live_eval_stochastic=True,
 )
 HP = CONFIG.hparams.as_arrays()
 
@@ -81,7 +85,7 @@ def test_sweep_members_equal_single_runs(train, tmp_path):
     rows, batched = run_sweep(CONFIG, grid, num_seeds=2, seed=7, out=tmp_path, stream=io.StringIO())
     assert [(r["learning_rate"], r["seeds"]) for r in rows] == [(1e-3, 2), (3e-3, 2)]
     assert (tmp_path / "sweep.csv").is_file() and (tmp_path / "sweep.json").is_file()
-    seed_keys = jax.random.split(jax.random.key(7), 2)
+    seed_keys = [jax.random.key(7), jax.random.key(8)]  # member seeds: seed + seed index
     finals = []
     for member, (lr, seed_index) in enumerate([(1e-3, 0), (1e-3, 1), (3e-3, 0), (3e-3, 1)]):
         hp = HP.replace(learning_rate=jnp.float32(lr), ent_coef=jnp.float32(0.01))
@@ -128,3 +132,44 @@ def test_checkpoint_of_another_network_is_refused(run, tmp_path):
         load_checkpoint(tmp_path)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing")
+
+
+def test_learning_rate_gradient_norm_and_explained_variance(run):
+    _, metrics = run
+    lr = float(CONFIG.hparams.learning_rate)  # annealed linearly to 0 over 3 updates
+    np.testing.assert_allclose(metrics["learning_rate"], [lr, lr * 2 / 3, lr / 3], rtol=1e-6)
+    assert (np.asarray(metrics["grad_norm"]) > 0).all()
+    assert (np.asarray(metrics["explained_variance"]) <= 1).all()
+
+
+def test_explained_variance_definition():
+    from purejaxrl_train.collectives import SINGLE
+    from purejaxrl_train.trainer import explained_variance
+
+    targets = jnp.array([1.0, 2.0, 3.0, 4.0])
+    assert float(explained_variance(targets, targets, SINGLE)) == 1.0
+    # values off by a constant explain everything; values = mean explain nothing
+    assert float(explained_variance(targets, targets - 5.0, SINGLE)) == pytest.approx(1.0)
+    assert float(explained_variance(targets, jnp.full(4, 2.5), SINGLE)) == pytest.approx(0.0)
+    assert np.isnan(explained_variance(jnp.ones(4), jnp.zeros(4), SINGLE))
+
+
+def test_live_evaluation_is_the_rollout_of_the_current_policy(run):
+    """The last update's live evaluation equals `agents.rollout` of the final policy on the held-out
+    key, greedy and sampling; updates without an evaluation report NaN."""
+    from agents.learned import TrainedPolicy
+    from agents.rollout import rollout
+    from purejaxrl_train.live_eval import LIVE_EVAL_SEED
+
+    state, metrics = run
+    assert np.isnan(metrics["eval_return"][0]) and np.isfinite(metrics["eval_return"][1:]).all()
+    env, env_params, actor = build(CONFIG)
+    key = jax.random.key(LIVE_EVAL_SEED)
+    for greedy, name in ((True, "eval_return"), (False, "eval_stochastic_return")):
+        policy = TrainedPolicy(state.learner.params, state.env.obs_rms, actor, greedy=greedy)
+        episodes = rollout(env, env_params, policy, key, CONFIG.live_eval_episodes)
+        returns = np.asarray(episodes.returns, np.float64)
+        np.testing.assert_allclose(metrics[name][-1], returns.mean(), rtol=1e-5, atol=1e-8)
+    stderr = returns.std(ddof=1) / np.sqrt(len(returns))
+    np.testing.assert_allclose(metrics["eval_stochastic_return_stderr"][-1], stderr, rtol=1e-4)
+    assert metrics["eval_return"][-1] != metrics["eval_stochastic_return"][-1]
