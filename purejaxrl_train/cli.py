@@ -385,6 +385,7 @@ def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None, e
 
     from purejaxrl_train import run_dir, sweep
     from purejaxrl_train.config import config_to_dict
+    from purejaxrl_train.parallel import shard_members
     from purejaxrl_train.progress import ProgressPrinter
     from purejaxrl_train.trainer import build, make_train
 
@@ -397,7 +398,7 @@ def run_sweep(config, grid, num_seeds: int, seed: int, out: Path, stream=None, e
         config.num_updates, config.batch_size, plan.num_members, stream=stream
     )
     train = make_train(config, env, env_params, progress=printer)
-    batched = jax.jit(jax.vmap(train))
+    batched = jax.jit(shard_members(train))  # members spread over the visible devices
     inputs = (
         (keys, hparams, members)
         if member_params is None

@@ -25,14 +25,15 @@ EVAL_SEED_OFFSET = 1_000_003  # the final evaluation's seed is the run's seed pl
 
 
 def _reference(config, env, env_params, key):
-    """(statistics, agent name) of the preset's reference agent over the episodes (and key) the
-    trained policy is evaluated on, or (None, None)."""
+    """(statistics, label) of the preset's reference agent over the episodes (and key) the trained
+    policy is evaluated on, or (None, None). The label says what the reference is: "NAME (optimal)"
+    for the exact optimum of the market's own steps, "NAME (baseline)" otherwise."""
     from purejaxrl_train.evaluation import evaluate_reference, reference_agent
 
     if reference_agent(config.env_name) is None or config.eval_episodes == 0:
         return None, None
     result = evaluate_reference(config.env_name, env, env_params, config.eval_episodes, key)
-    return result, result["agent"]
+    return result, f"{result['agent']} ({result.get('kind', 'baseline')})"
 
 
 def _host(tree):
@@ -103,14 +104,15 @@ class _Run:
         self.ref_mean = self.reference["return"]["mean"] if self.reference else None
         if self.reference:
             print(
-                f"reference agent {self.agent}: mean return {self.ref_mean:.6g}", file=self.stream
+                f"reference agent {self.agent}: mean return {self.ref_mean:.6g}",
+                file=self.stream,
             )
         self.printer = ProgressPrinter(
             config.num_updates,
             config.batch_size,
             1,
             self.ref_mean,
-            self.agent or "optimal",
+            self.agent or "reference",
             self.stream,
         )
         forward.target = self.printer
