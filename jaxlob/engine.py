@@ -13,7 +13,7 @@ side the engine makes two passes over the capacity ``n``, both plain loops that 
 Everything else touches only the orders involved: matching reads the trading side's best
 ``MATCH_WINDOW`` ranks (a gather), takes their fills from a prefix sum over that window, and reads
 the next window only while a sweep goes on (a ``while_loop``; under ``vmap`` it runs as long as the
-deepest sweep of the batch, almost always once); the order a message reduces, the worst order of a
+deepest sweep of the batch, which almost never needs it); the order a message reduces, the worst order of a
 full side and the fill rows are gathered by slot.
 
 ``apply_message`` runs these as named stages, each a pure function of per-book scalars and the
@@ -386,11 +386,6 @@ def _trade_plan(msg: _Message, roles: _Roles, reduction: _Reduction) -> _TradePl
     )
 
 
-def _match_window(n: int, max_fills: int) -> int:
-    del max_fills  # rows are taken from whichever window holds them
-    return max(1, min(n, MATCH_WINDOW))
-
-
 def _match(plan: _TradePlan, bids: Side, asks: Side, max_fills: int, num_traders: int) -> _Match:
     """Matching as a prefix sum over windows of the trading side's best ranks: the fill of the
     order at rank i is clip(q - shares ahead of i, 0, q_i). The orders an aggressor can trade with
@@ -398,7 +393,7 @@ def _match(plan: _TradePlan, bids: Side, asks: Side, max_fills: int, num_traders
     last one was used up and shares remain. A window's results are packed in one int32 and one
     float32 vector (few loop-carried buffers)."""
     n = bids.price.shape[-1]
-    width = _match_window(n, max_fills)
+    width = max(1, min(n, MATCH_WINDOW))  # fill rows come from whichever window holds them
     on_asks, q = plan.trade_on_asks, plan.aggressor_size
     count = _pick(on_asks, bids.count, asks.count)
     offsets = jnp.arange(width, dtype=_I32)
