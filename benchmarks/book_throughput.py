@@ -145,8 +145,9 @@ def run(quick: bool = False) -> dict:
             "us_per_book_message = best wall time / (books x messages). Targets: <= 2 us at N = 100 "
             "and 1,000 books on a 2-core CPU (the issue quotes about 40 us for JAX-LOB's released "
             "engine on such a machine, not measured here); >= 1e8 book-messages/s on an H100. The "
-            "engine's work per message does not depend on the message type or the book's content "
-            "(one branch-free code path over fixed shapes), only on N."
+            "engine's work per message does not depend on the message type (one branch-free code "
+            "path): per side one read and one write pass over N, the rest on the orders touched "
+            "(matching reads the best 16 ranks, more only while a sweep goes on)."
         ),
     }
 

@@ -1,17 +1,28 @@
-"""Applying messages to a book: one branch-free code path for every event type.
+"""Applying messages to a book: one branch-free code path for every event type, whose cost follows
+the work a message does rather than the book's capacity wherever the sorted layout allows.
 
-Under ``vmap`` a ``lax.switch`` runs every branch and a ``while_loop`` runs as long as the slowest
-book, so every message does the same work here: a prefix-sum match on the side it trades against, a
-masked reduction of at most one order, an insert of at most one order, and a shift of each side by at
-most one slot (or a move of the ring-buffer head after a sweep). Event types only change the
-quantities that enter these steps (zero when the step does not apply).
+Under ``vmap`` a ``lax.switch`` runs every branch, so every message does the same steps here; event
+types only change the quantities that enter them (zero when a step does not apply). Per message and
+side the engine makes two passes over the capacity ``n``, both plain loops that XLA vectorises:
+
+- one read pass (``_scan_side``): a few min/sum reductions that find the order a message names (by
+  id, or the snapshot aggregate at its price), the rank a new order takes, and the side's shares;
+- one write pass (``_update_side``): the side shifted by at most one slot (an insert or a removal),
+  its head moved past a swept prefix, one order's quantity reduced, the slots past the count cleared.
+
+Everything else touches only the orders involved: matching reads the trading side's best
+``MATCH_WINDOW`` ranks (a gather), takes their fills from a prefix sum over that window, and reads
+the next window only while a sweep goes on (a ``while_loop``; under ``vmap`` it runs as long as the
+deepest sweep of the batch, which almost never needs it); the order a message reduces, the worst order of a
+full side and the fill rows are gathered by slot.
 
 ``apply_message`` runs these as named stages, each a pure function of per-book scalars and the
-book's arrays: ``_decode`` (which event, is it valid), ``_roles`` (what the message does to the
-book), ``_find_reduction`` (the order a cancel, deletion or execution reduces), ``_trade_plan`` and
-``_match`` (the side that trades and the prefix-sum fills), ``_place_remainder`` (where a SUBMIT's
-remainder rests, what a full side evicts), ``_edit_sides`` (the new sides), ``_trade_totals`` and
-``_fill_rows`` (the record), ``_count`` (the counters) and ``_advance`` (halt state and clock).
+book's arrays: ``_decode`` (which event, is it valid), ``_scan_side`` (the read pass), ``_roles``
+(what the message does to the book), ``_find_reduction`` (the order a cancel, deletion or execution
+reduces), ``_trade_plan`` and ``_match`` (the side that trades and the windowed fills),
+``_place_remainder`` (where a SUBMIT's remainder rests, what a full side evicts), ``_edit_sides``
+(the write pass), ``_trade_totals`` and ``_fill_rows`` (the record), ``_count`` (the counters) and
+``_advance`` (halt state and clock).
 
 Nothing wraps: a side never holds more than ``state.MAX_SIDE_SHARES`` shares (a remainder that would
 take it there is refused and counted), so every int32 sum over a side is exact; counters of shares
@@ -29,7 +40,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxlob import messages as m
-from jaxlob.priority import better_or_equal, logical_index, ring_cumsum, slot_of_rank
+from jaxlob.backend import cpu_tricks
+from jaxlob.priority import better_or_equal, logical_index, slot_of_rank
 from jaxlob.records import BatchRecord, Fills, TradeTotals, add_totals, zero_totals
 from jaxlob.state import (
     DUMMY_ASK_PRICE,
@@ -41,12 +53,18 @@ from jaxlob.state import (
 )
 
 _I32 = jnp.int32
+_F32 = jnp.float32
 _LOWEST = jnp.iinfo(jnp.int32).min
 _HIGHEST = jnp.iinfo(jnp.int32).max
+_NONE = 1 << 30  # "no such rank" in the read pass's min reductions (ranks are below 2**15)
+_OFF_PRICE = 1 << 15  # read-pass key offsets (see _scan_side; ranks are below 2**15)
+_SNAPSHOT_KEY = 1 << 16
+_MATCH_FIELDS = ("price", "quantity", "order_id", "trader_id")
+MATCH_WINDOW = 16  # ranks of the trading side one matching step reads; read at trace time
 
 
-def _sum(x) -> jax.Array:
-    return jnp.sum(x, dtype=_I32)
+def _sum(x, axis=None) -> jax.Array:
+    return jnp.sum(x, axis=axis, dtype=_I32)
 
 
 def _count_of(flag) -> jax.Array:
@@ -59,14 +77,18 @@ def _roll_from_prev(x: jax.Array) -> jax.Array:
 
 
 def _materialise(*values):
-    """``values`` (int32 or bool scalars) unchanged, computed once as the output of a reduction.
+    """``values`` (int32 or bool scalars) unchanged; with ``backend.cpu_tricks()`` computed once as
+    the output of a reduction.
 
     XLA:CPU's fusion emitters copy a cheap per-book computation into every per-slot loop that
     broadcasts its result and redo it for each slot (the shift plan of each book, for example):
     several times slower. A reduction's output is not fused into its consumers, and this one (K
     values spread over a K x 8 array and summed over the 8) is not simplified away, unlike
-    ``lax.optimization_barrier``, which does not stop that fusion on CPU.
+    ``lax.optimization_barrier``, which does not stop that fusion on CPU. Other backends get the
+    values as they are.
     """
+    if not cpu_tricks():
+        return values
     leaves, tree = jax.tree.flatten(values)
     stacked = jnp.stack([x.astype(_I32) for x in leaves])
     spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
@@ -88,22 +110,20 @@ def _pick(trade_on_asks: jax.Array, bid_value, ask_value):
 
 
 @dataclass(frozen=True)
-class _Sides:
-    """The book's sides before the message, with each physical slot's rank and occupancy."""
+class _SideScan:
+    """One side before the message, and what the read pass found on it for the message."""
 
-    bids: Side
-    asks: Side
-    rank_b: jax.Array  # (n,) priority rank of each bid slot
-    valid_b: jax.Array  # (n,) the slot holds an order
-    rank_a: jax.Array
-    valid_a: jax.Array
-    n: int  # capacity
+    side: Side
+    id_rank: jax.Array  # () rank of the order with the message's id (_NONE: none)
+    id_at_price: jax.Array  # () bool, that order rests at the message's price
+    snap_rank: jax.Array  # () first snapshot-range order at the message's price, when the id is
+    # not on this side (_NONE: none, or not asked)
+    insert_rank: jax.Array  # () rank an order at the message's price takes (behind equal prices)
+    shares: jax.Array  # () shares resting on the side
 
-    @classmethod
-    def of(cls, book: BookState) -> _Sides:
-        rank_b, valid_b = logical_index(book.bids)
-        rank_a, valid_a = logical_index(book.asks)
-        return cls(book.bids, book.asks, rank_b, valid_b, rank_a, valid_a, book.capacity)
+    @property
+    def has_id(self) -> jax.Array:
+        return self.id_rank < _NONE
 
 
 @dataclass(frozen=True)
@@ -139,15 +159,22 @@ class _Roles:
 
 
 @dataclass(frozen=True)
+class _Target:
+    """The order a reduction names on one side (quantity 0 when there is none on that side)."""
+
+    slot: jax.Array  # () physical slot
+    rank: jax.Array  # () priority rank
+    quantity: jax.Array  # () its shares, 0 if the side holds no target
+    order_id: jax.Array
+    trader_id: jax.Array
+
+
+@dataclass(frozen=True)
 class _Reduction:
     """The order a CANCEL, DELETE, EXECUTE or CANCEL_ID reduces, and by how much."""
 
-    target_b: jax.Array  # (n,) bool, physical slots of the target on the bid side
-    target_a: jax.Array  # (n,) bool, on the ask side
-    target_qty_b: jax.Array  # shares of the target on the bids (0 if none there)
-    target_qty_a: jax.Array
-    remove_rank_b: jax.Array  # rank of the target on the bids
-    remove_rank_a: jax.Array
+    bid: _Target
+    ask: _Target
     has_target: jax.Array
     amount: jax.Array  # shares removed from the target
     removes: jax.Array  # the target is used up (and leaves its side)
@@ -162,24 +189,27 @@ class _TradePlan:
     cross_lo: jax.Array  # resting prices an aggressor trades with: cross_lo..cross_hi
     cross_hi: jax.Array
     aggressor_size: jax.Array  # 0 unless SUBMIT or MARKET
-    head: jax.Array  # head of the trading side
     executed: jax.Array  # shares an EXECUTE takes from its target
-    exec_slot: jax.Array  # physical slot of that target (-1 unless EXECUTE)
+    exec_order_id: jax.Array  # that target's id and trader
+    exec_trader_id: jax.Array
 
 
 @dataclass(frozen=True)
 class _Match:
-    """The trades on the trading side, per physical slot."""
+    """An aggressor's fills on the trading side (a prefix of it), in totals and first rows."""
 
-    price: jax.Array  # (n,) the trading side's prices
-    fill: jax.Array  # (n,) shares an aggressor takes from each resting order
-    filled: jax.Array  # () sum of fill
-    consumed: jax.Array  # () orders it used up (a prefix of the side)
-    trade: jax.Array  # (n,) fill plus the EXECUTE's shares at its slot
-    volume: jax.Array  # () filled + executed
-    num_fills: jax.Array  # () orders traded with, the EXECUTE's target included
-    order_id: jax.Array  # (n,) the trading side's order ids
-    trader_id: jax.Array  # (n,) and traders
+    filled: jax.Array  # () shares taken
+    consumed: jax.Array  # () orders used up (the best ``consumed`` ranks)
+    partial_slot: jax.Array  # () physical slot of the order partly filled (-1: none)
+    partial: jax.Array  # () shares taken from it
+    num_fills: jax.Array  # () orders traded with
+    notional: jax.Array  # () float32, sum of fill * price
+    trader_volume: jax.Array  # (num_traders,) shares taken from each trader's orders
+    trader_notional: jax.Array  # (num_traders,) float32
+    row_price: jax.Array  # (max_fills,) the first fills in priority order
+    row_quantity: jax.Array
+    row_order_id: jax.Array
+    row_trader_id: jax.Array
 
 
 @dataclass(frozen=True)
@@ -229,23 +259,47 @@ def _decode(msg: jax.Array) -> _Message:
     return _Message(typ, direction, size, price, oid, trader, tuple(is_type), buy, known, bad, ok)
 
 
-def _roles(msg: _Message, sides: _Sides) -> _Roles:
+def _scan_side(side: Side, msg: _Message, is_ask: bool) -> _SideScan:
+    """The read pass: the first rank (in priority order) holding the message's id, else the snapshot
+    aggregate at its price; the first rank of a price worse than its price; the side's shares.
+
+    Ids are unique on a book (a SUBMIT of a resting id is rejected), so the id's rank is its only
+    one; the rank of the first worse price is where a new order at the message's price goes. One
+    min finds the id and the snapshot aggregate: keys rank (the id at the message's price),
+    2**15 + rank (the id at another price) and 2**16 + rank (a snapshot-range order at the price);
+    the aggregate is only asked for when the id rests nowhere.
+    """
+    rank, valid = logical_index(side)
+    at_price = side.price == msg.price
+    key = jnp.where(
+        side.order_id == msg.oid,
+        rank + jnp.where(at_price, 0, _OFF_PRICE),
+        jnp.where((side.order_id <= SNAPSHOT_ID_BASE) & at_price, rank + _SNAPSHOT_KEY, _NONE),
+    )
+    worse = ~better_or_equal(side.price, msg.price, is_ask)
+    first = jnp.min(jnp.where(valid, key, _NONE))
+    first_worse = jnp.min(jnp.where(valid & worse, rank, _NONE))
+    has_id = first < _SNAPSHOT_KEY
+    return _SideScan(
+        side=side,
+        id_rank=jnp.where(has_id, first & (_OFF_PRICE - 1), _NONE),
+        id_at_price=first < _OFF_PRICE,
+        snap_rank=jnp.where(has_id | (first >= _NONE), _NONE, first - _SNAPSHOT_KEY),
+        insert_rank=jnp.minimum(first_worse, side.count),
+        shares=_sum(side.quantity),  # free slots hold zeros
+    )
+
+
+def _roles(msg: _Message, scan_b: _SideScan, scan_a: _SideScan) -> _Roles:
     """Duplicates of a SUBMIT's id, and whether the order a cancel or execution names rests at its
-    price: one pass per side (0 if the id is absent, 1 if it rests at another price, 2 at this)."""
-
-    def id_code(side, valid):
-        at_price = jnp.where(side.price == msg.price, 2, 1)
-        return _sum(jnp.where(valid & (side.order_id == msg.oid), at_price, 0))
-
+    side and price, at another, or nowhere."""
     ok, is_type = msg.ok, msg.is_type
-    id_code_b, id_code_a = id_code(sides.bids, sides.valid_b), id_code(sides.asks, sides.valid_a)
-    id_at_price_b, id_at_price_a = id_code_b == 2, id_code_a == 2
-    duplicate = ok & is_type[m.SUBMIT] & ((id_code_b > 0) | (id_code_a > 0))
+    id_rests = scan_b.has_id | scan_a.has_id
+    duplicate = ok & is_type[m.SUBMIT] & id_rests
     submit = ok & is_type[m.SUBMIT] & ~duplicate
     market = ok & is_type[m.MARKET]
     reduce_at_price = ok & (is_type[m.CANCEL] | is_type[m.DELETE] | is_type[m.EXECUTE])
-    id_here = jnp.where(msg.buy, id_at_price_b, id_at_price_a)
-    id_rests = (id_code_b > 0) | (id_code_a > 0)
+    id_here = jnp.where(msg.buy, scan_b.id_at_price, scan_a.id_at_price)
     return _Roles(
         duplicate=duplicate,
         submit=submit,
@@ -259,50 +313,52 @@ def _roles(msg: _Message, sides: _Sides) -> _Roles:
     )
 
 
-def _find_reduction(msg: _Message, roles: _Roles, sides: _Sides) -> _Reduction:
-    """The order a CANCEL/DELETE/EXECUTE/CANCEL_ID reduces: id and price in ranges per side. By id
-    (and price, except CANCEL_ID); else, when the id rests nowhere, the snapshot aggregate at that
-    side and price; none when the id rests at another price or side."""
-    buy, cancel_id, reduce_at_price = msg.buy, roles.cancel_id, roles.reduce_at_price
-    bids, asks = sides.bids, sides.asks
-    by_id = roles.found_by_id | cancel_id
-    id_lo = jnp.where(by_id, msg.oid, _LOWEST)
-    id_hi = jnp.where(by_id, msg.oid, SNAPSHOT_ID_BASE)
-    names = reduce_at_price & ~roles.id_elsewhere
-    id_lo_b = jnp.where((names & buy) | cancel_id, id_lo, _HIGHEST)
-    id_lo_a = jnp.where((names & ~buy) | cancel_id, id_lo, _HIGHEST)
-    price_lo = jnp.where(cancel_id, _LOWEST, msg.price)
-    price_hi = jnp.where(cancel_id, _HIGHEST, msg.price)
-    id_lo_b, id_lo_a, id_hi, price_lo, price_hi = _materialise(
-        id_lo_b, id_lo_a, id_hi, price_lo, price_hi
+def _target(scan: _SideScan, roles: _Roles, named: jax.Array, n: int) -> _Target:
+    """The target on one side (``named``: the message's direction is this side): the id's order for
+    CANCEL_ID, or for a reduction whose id rests at this side and price; else, when the id rests
+    nowhere, the snapshot aggregate at the message's price."""
+    by_id = roles.found_by_id | roles.cancel_id
+    names = roles.reduce_at_price & ~roles.id_elsewhere & named
+    here = jnp.where(
+        roles.cancel_id,
+        scan.has_id,
+        jnp.where(roles.found_by_id, named, names & (scan.snap_rank < _NONE)),
     )
-    target_b = sides.valid_b & _in_range(bids.order_id, id_lo_b, id_hi)
-    target_b = target_b & _in_range(bids.price, price_lo, price_hi)
-    target_a = sides.valid_a & _in_range(asks.order_id, id_lo_a, id_hi)
-    target_a = target_a & _in_range(asks.price, price_lo, price_hi)
-    target_qty_b = _sum(jnp.where(target_b, bids.quantity, 0))
-    target_qty_a = _sum(jnp.where(target_a, asks.quantity, 0))
-    remove_rank_b = _sum(jnp.where(target_b, sides.rank_b, 0))
-    remove_rank_a = _sum(jnp.where(target_a, sides.rank_a, 0))
-    target_qty = target_qty_b + target_qty_a
+    rank = jnp.where(here, jnp.where(by_id, scan.id_rank, scan.snap_rank), 0)
+    slot = slot_of_rank(scan.side.head, rank, n)
+    side = scan.side
+    return _Target(
+        slot=slot,
+        rank=rank,
+        quantity=jnp.where(here, side.quantity[slot], 0),
+        order_id=side.order_id[slot],
+        trader_id=side.trader_id[slot],
+    )
+
+
+def _find_reduction(
+    msg: _Message, roles: _Roles, scan_b: _SideScan, scan_a: _SideScan, n: int
+) -> _Reduction:
+    """The order a CANCEL/DELETE/EXECUTE/CANCEL_ID reduces: by id (and price, except CANCEL_ID);
+    else, when the id rests nowhere, the snapshot aggregate at that side and price; none when the
+    id rests at another price or side."""
+    bid = _target(scan_b, roles, msg.buy, n)
+    ask = _target(scan_a, roles, ~msg.buy, n)
+    target_qty = bid.quantity + ask.quantity
     has_target = target_qty > 0
     delete_by_id = msg.is_type[m.DELETE] & roles.found_by_id
-    whole = cancel_id | delete_by_id
+    whole = roles.cancel_id | delete_by_id
     amount = jnp.where(
         has_target, jnp.where(whole, target_qty, jnp.minimum(msg.size, target_qty)), 0
     )
     size_mismatch = (
-        reduce_at_price
+        roles.reduce_at_price
         & has_target
         & jnp.where(delete_by_id, msg.size != target_qty, msg.size > target_qty)
     )
     return _Reduction(
-        target_b=target_b,
-        target_a=target_a,
-        target_qty_b=target_qty_b,
-        target_qty_a=target_qty_a,
-        remove_rank_b=remove_rank_b,
-        remove_rank_a=remove_rank_a,
+        bid=bid,
+        ask=ask,
         has_target=has_target,
         amount=amount,
         removes=has_target & (amount == target_qty),
@@ -310,7 +366,7 @@ def _find_reduction(msg: _Message, roles: _Roles, sides: _Sides) -> _Reduction:
     )
 
 
-def _trade_plan(msg: _Message, roles: _Roles, reduction: _Reduction, sides: _Sides) -> _TradePlan:
+def _trade_plan(msg: _Message, roles: _Roles, reduction: _Reduction) -> _TradePlan:
     """The side that trades (asks for a buy aggressor or an execution of an ask) and what on it."""
     trade_on_asks = jnp.where(roles.execute, ~msg.buy, msg.buy)
     unlimited = roles.market & (msg.price <= 0)
@@ -318,69 +374,132 @@ def _trade_plan(msg: _Message, roles: _Roles, reduction: _Reduction, sides: _Sid
     cross_hi = jnp.where(unlimited | ~trade_on_asks, _HIGHEST, msg.price)
     cross_lo = jnp.where(roles.aggressor, cross_lo, _HIGHEST)
     cross_hi = jnp.where(roles.aggressor, cross_hi, _LOWEST)
-    aggressor_size = jnp.where(roles.aggressor, msg.size, 0)
-    head = jnp.where(trade_on_asks, sides.asks.head, sides.bids.head)
-    executed = jnp.where(roles.execute, reduction.amount, 0)
-    exec_rank = jnp.where(trade_on_asks, reduction.remove_rank_a, reduction.remove_rank_b)
-    exec_slot = jnp.where(roles.execute, slot_of_rank(head, exec_rank, sides.n), -1)
-    trade_on_asks, cross_lo, cross_hi, aggressor_size, head, exec_slot = _materialise(
-        trade_on_asks, cross_lo, cross_hi, aggressor_size, head, exec_slot
+    bid, ask = reduction.bid, reduction.ask
+    return _TradePlan(
+        trade_on_asks=trade_on_asks,
+        cross_lo=cross_lo,
+        cross_hi=cross_hi,
+        aggressor_size=jnp.where(roles.aggressor, msg.size, 0),
+        executed=jnp.where(roles.execute, reduction.amount, 0),
+        exec_order_id=_pick(trade_on_asks, bid.order_id, ask.order_id),
+        exec_trader_id=_pick(trade_on_asks, bid.trader_id, ask.trader_id),
     )
-    return _TradePlan(trade_on_asks, cross_lo, cross_hi, aggressor_size, head, executed, exec_slot)
 
 
-def _match(plan: _TradePlan, sides: _Sides) -> _Match:
-    """Matching as a prefix sum: fill_i = clip(q - shares ahead of i, 0, q_i)."""
-    on_asks, bids, asks = plan.trade_on_asks, sides.bids, sides.asks
-    price = _pick(on_asks, bids.price, asks.price)
-    quantity = _pick(on_asks, bids.quantity, asks.quantity)
-    valid = _pick(on_asks, sides.valid_b, sides.valid_a)
-    available = jnp.where(valid & _in_range(price, plan.cross_lo, plan.cross_hi), quantity, 0)
-    ahead = ring_cumsum(available, plan.head, exclusive=True)
-    fill = jnp.clip(plan.aggressor_size - ahead, 0, available)
-    filled = _sum(fill)
-    # Orders traded and orders used up, in one pass (both counts < 2**16 > capacity).
-    packed = _sum(jnp.where(fill > 0, 1 + jnp.where(fill == quantity, 1 << 16, 0), 0))
-    slot = jnp.arange(sides.n, dtype=_I32)
+def _match(plan: _TradePlan, bids: Side, asks: Side, max_fills: int, num_traders: int) -> _Match:
+    """Matching as a prefix sum over windows of the trading side's best ranks: the fill of the
+    order at rank i is clip(q - shares ahead of i, 0, q_i). The orders an aggressor can trade with
+    are a prefix of the side (its prices are the best), so the next window is read only while the
+    last one was used up and shares remain. A window's results are packed in one int32 and one
+    float32 vector (few loop-carried buffers)."""
+    n = bids.price.shape[-1]
+    width = max(1, min(n, MATCH_WINDOW))  # fill rows come from whichever window holds them
+    on_asks, q = plan.trade_on_asks, plan.aggressor_size
+    count = _pick(on_asks, bids.count, asks.count)
+    offsets = jnp.arange(width, dtype=_I32)
+    earlier = offsets[None, :] < offsets[:, None]  # (i, j): rank j is ahead of rank i
+    traders = jnp.arange(num_traders, dtype=_I32)
+    row = jnp.arange(max_fills, dtype=_I32)
+
+    def window(start, ahead):
+        ranks = start + offsets
+        slot_b, slot_a = slot_of_rank(bids.head, ranks, n), slot_of_rank(asks.head, ranks, n)
+        slot = _pick(on_asks, slot_b, slot_a)
+        price, quantity, order_id, trader_id = (
+            _pick(on_asks, getattr(bids, f)[slot_b], getattr(asks, f)[slot_a])
+            for f in _MATCH_FIELDS
+        )
+        live = ranks < jnp.minimum(count, n)
+        available = jnp.where(live & _in_range(price, plan.cross_lo, plan.cross_hi), quantity, 0)
+        before = ahead + _sum(jnp.where(earlier, available[None, :], 0), axis=1)
+        fill = jnp.clip(q - before, 0, available)
+        traded = fill > 0
+        partly = traded & (fill < quantity)
+        notional = fill.astype(_F32) * price.astype(_F32)
+        of_trader = trader_id[None, :] == traders[:, None]
+        in_row = row[:, None] == ranks[None, :]  # (max_fills, width)
+        rows = jnp.stack([price, fill, order_id, trader_id])  # (4, width)
+        rows = jnp.where(traded[None, None, :] & in_row[None], rows[:, None, :], 0)
+        ints = jnp.concatenate(
+            [
+                jnp.stack(
+                    [
+                        _sum(fill),
+                        _sum(traded & ~partly),
+                        _sum(jnp.where(partly, slot + 1, 0)),
+                        _sum(jnp.where(partly, fill, 0)),
+                        _sum(traded),
+                    ]
+                ),
+                _sum(jnp.where(of_trader, fill[None, :], 0), axis=1),
+                _sum(rows, axis=2).reshape(-1),
+            ]
+        )
+        floats = jnp.concatenate(
+            [
+                jnp.sum(notional)[None],
+                jnp.sum(jnp.where(of_trader, notional[None, :], 0.0), axis=1),
+            ]
+        )
+        total = ahead + _sum(available)
+        more = (q - total > 0) & (available[-1] > 0) & (ranks[-1] + 1 < count)
+        return total, more, ints, floats
+
+    ahead, more, ints, floats = window(jnp.zeros((), _I32), jnp.zeros((), _I32))
+    if width < n:
+
+        def step(carry):
+            start, ahead, _, ints, floats = carry
+            ahead, more, more_ints, more_floats = window(start, ahead)
+            return start + width, ahead, more, ints + more_ints, floats + more_floats
+
+        start = jnp.asarray(width, _I32)
+        carry = lax.while_loop(lambda c: c[2], step, (start, ahead, more, ints, floats))
+        ints, floats = carry[3], carry[4]
+    t = num_traders
+    rows = ints[5 + t :].reshape(4, max_fills)
     return _Match(
-        price=price,
-        fill=fill,
-        filled=filled,
-        consumed=packed >> 16,
-        trade=fill + jnp.where(slot == plan.exec_slot, plan.executed, 0),
-        volume=filled + plan.executed,
-        num_fills=(packed & 0xFFFF) + (plan.executed > 0).astype(_I32),
-        order_id=_pick(on_asks, bids.order_id, asks.order_id),
-        trader_id=_pick(on_asks, bids.trader_id, asks.trader_id),
+        filled=ints[0],
+        consumed=ints[1],
+        partial_slot=ints[2] - 1,
+        partial=ints[3],
+        num_fills=ints[4],
+        notional=floats[0],
+        trader_volume=ints[5 : 5 + t],
+        trader_notional=floats[1:],
+        row_price=rows[0],
+        row_quantity=rows[1],
+        row_order_id=rows[2],
+        row_trader_id=rows[3],
     )
 
 
-def _place_remainder(msg: _Message, roles: _Roles, match: _Match, sides: _Sides) -> _Placement:
+def _place_remainder(
+    msg: _Message, roles: _Roles, match: _Match, scan_b: _SideScan, scan_a: _SideScan, n: int
+) -> _Placement:
     """The remainder of a SUBMIT rests on its own side unless the side would then hold more than
     ``MAX_SIDE_SHARES`` (refused, counted); a full side evicts its worst order."""
-    buy, price, n, bids, asks = msg.buy, msg.price, sides.n, sides.bids, sides.asks
+    buy = msg.buy
+    bids, asks = scan_b.side, scan_a.side
     rest = jnp.where(roles.submit, msg.size - match.filled, 0)
-    insert_rank_b = _sum(sides.valid_b & better_or_equal(bids.price, price, is_ask=False))
-    insert_rank_a = _sum(sides.valid_a & better_or_equal(asks.price, price, is_ask=True))
-    insert_rank = jnp.where(buy, insert_rank_b, insert_rank_a)
+    insert_rank = jnp.where(buy, scan_b.insert_rank, scan_a.insert_rank)
     own_full = jnp.where(buy, bids.count, asks.count) == n
-    own_shares = _sum(jnp.where(buy, bids.quantity, asks.quantity))  # free slots hold zeros
+    own_shares = jnp.where(buy, scan_b.shares, scan_a.shares)
     fits = rest <= MAX_SIDE_SHARES - own_shares
     inserting = (rest > 0) & fits
     evict_new = inserting & own_full & (insert_rank >= n)
     evict_worst = inserting & own_full & (insert_rank < n)
-    worst_b, worst_a = sides.rank_b == n - 1, sides.rank_a == n - 1  # a full side's worst order
-
-    def worst(field_b, field_a):
-        return _sum(jnp.where(buy, jnp.where(worst_b, field_b, 0), jnp.where(worst_a, field_a, 0)))
+    worst_b = slot_of_rank(bids.head, n - 1, n)  # a full side's worst order
+    worst_a = slot_of_rank(asks.head, n - 1, n)
 
     def evicted(new_value, field_b, field_a):
-        return jnp.where(evict_new, new_value, jnp.where(evict_worst, worst(field_b, field_a), 0))
+        worst = jnp.where(buy, field_b[worst_b], field_a[worst_a])
+        return jnp.where(evict_new, new_value, jnp.where(evict_worst, worst, 0))
 
     return _Placement(
         rest=rest,
-        insert_rank_b=insert_rank_b,
-        insert_rank_a=insert_rank_a,
+        insert_rank_b=scan_b.insert_rank,
+        insert_rank_a=scan_a.insert_rank,
         do_insert=inserting & ~evict_new,
         evict_new=evict_new,
         evict_worst=evict_worst,
@@ -391,33 +510,45 @@ def _place_remainder(msg: _Message, roles: _Roles, match: _Match, sides: _Sides)
     )
 
 
-def _update_side(side, rank, quantity, advance, shift_lo, shift_hi, new_rank, new_count, new):
-    """Move the head by ``advance``, shift ranks ``shift_lo..shift_hi`` back by one slot, put
-    ``new`` at rank ``new_rank`` (none if -1), and clear the slots past ``new_count``.
+def _quantities(side: Side, less_slot, less) -> jax.Array:
+    """The side's quantities with ``less`` shares taken from the order at ``less_slot`` (-1: none)."""
+    slot = jnp.arange(side.price.shape[-1], dtype=_I32)
+    return side.quantity - jnp.where(slot == less_slot, less, 0)
+
+
+def _update_side(side, quantity, shifted, advance, shift_lo, shift_hi, new_rank, new_count, new):
+    """The write pass: move the head by ``advance``, shift ranks ``shift_lo..shift_hi`` back by one
+    slot, put ``new`` at rank ``new_rank`` (none if -1), and clear the slots past ``new_count``.
 
     The three edits a message can make to a side reduce to this: a sweep advances the head past the
     filled orders; removing the order at rank r shifts ranks 1..r back and advances the head by one;
     an insert at rank p shifts ranks p+1..count back (a full side loses its worst order).
-    ``quantity`` already has fills and reductions subtracted.
+    ``quantity`` already has the fills and the reduction subtracted; ``shifted`` holds, per field,
+    the side's values one slot back (``_roll_from_prev``), read only where ranks shift.
     """
     n = side.price.shape[-1]
+    rank, _ = logical_index(side)
     from_prev = _in_range(rank, shift_lo, shift_hi)
     at_new = rank == new_rank
     new_r = rank - advance
     new_r = jnp.where(new_r < 0, new_r + n, new_r)
     occupied = new_r < new_count
 
-    def move(x, value):
-        x = jnp.where(from_prev, _roll_from_prev(x), x)
+    def move(x, prev, value):
+        x = jnp.where(from_prev, prev, x)
         return jnp.where(occupied, jnp.where(at_new, value, x), 0)
 
+    values = (side.price, quantity, side.order_id, side.trader_id, side.arrival)
+    price, quantity, order_id, trader_id, arrival = (
+        move(x, prev, value) for x, prev, value in zip(values, shifted, new)
+    )
     head = side.head + advance
     return Side(
-        price=move(side.price, new[0]),
-        quantity=move(quantity, new[1]),
-        order_id=move(side.order_id, new[2]),
-        trader_id=move(side.trader_id, new[3]),
-        arrival=move(side.arrival, new[4]),
+        price=price,
+        quantity=quantity,
+        order_id=order_id,
+        trader_id=trader_id,
+        arrival=arrival,
         head=jnp.where(head >= n, head - n, head),
         count=new_count,
     )
@@ -433,27 +564,35 @@ def _side_plan(count, n, consumed, remove, remove_rank, insert, insert_rank):
     return advance, shift_lo, shift_hi, new_rank, new_count
 
 
+def _less(on_this_side, match: _Match, target: _Target, amount):
+    """The one order of a side whose quantity drops (partly filled, or reduced), and by how much."""
+    partly = on_this_side & (match.partial_slot >= 0)
+    reduced = target.quantity > 0
+    slot = jnp.where(partly, match.partial_slot, jnp.where(reduced, target.slot, -1))
+    return slot, jnp.where(partly, match.partial, jnp.where(reduced, amount, 0))
+
+
 def _edit_sides(
     msg: _Message,
     reduction: _Reduction,
     plan: _TradePlan,
     match: _Match,
     placement: _Placement,
-    sides: _Sides,
+    bids: Side,
+    asks: Side,
     next_arrival: jax.Array,
-) -> tuple[Side, Side, jax.Array]:
+) -> tuple[Side, Side]:
     """Both sides after the message: fills and the reduction subtracted, the swept prefix and a
-    used-up target removed, the remainder inserted. Also returns ``reduction.amount`` as computed
-    once here (``_materialise``) for the counters to reuse."""
-    n, bids, asks = sides.n, sides.bids, sides.asks
-    on_asks, consumed = plan.trade_on_asks, match.consumed
+    used-up target removed, the remainder inserted."""
+    n = bids.price.shape[-1]
+    on_asks, consumed, amount = plan.trade_on_asks, match.consumed, reduction.amount
     new_order = (msg.price, placement.rest, msg.oid, msg.trader, next_arrival)
     plan_b = _side_plan(
         bids.count,
         n,
         jnp.where(on_asks, 0, consumed),
-        reduction.removes & (reduction.target_qty_b > 0),
-        reduction.remove_rank_b,
+        reduction.removes & (reduction.bid.quantity > 0),
+        reduction.bid.rank,
         placement.do_insert & msg.buy,
         placement.insert_rank_b,
     )
@@ -461,28 +600,26 @@ def _edit_sides(
         asks.count,
         n,
         jnp.where(on_asks, consumed, 0),
-        reduction.removes & (reduction.target_qty_a > 0),
-        reduction.remove_rank_a,
+        reduction.removes & (reduction.ask.quantity > 0),
+        reduction.ask.rank,
         placement.do_insert & ~msg.buy,
         placement.insert_rank_a,
     )
-    plan_b, plan_a, new_order, amount = _materialise(plan_b, plan_a, new_order, reduction.amount)
-    fill = match.fill
-    new_bids = _update_side(
-        bids,
-        sides.rank_b,
-        bids.quantity - jnp.where(on_asks, 0, fill) - jnp.where(reduction.target_b, amount, 0),
-        *plan_b,
-        new_order,
+    less_b = _less(~on_asks, match, reduction.bid, amount)
+    less_a = _less(on_asks, match, reduction.ask, amount)
+    # At most one side shifts (the one an order enters or leaves): one roll serves both.
+    asks_shift = plan_a[1] < n
+    plan_b, plan_a, less_b, less_a, new_order, asks_shift = _materialise(
+        plan_b, plan_a, less_b, less_a, new_order, asks_shift
     )
-    new_asks = _update_side(
-        asks,
-        sides.rank_a,
-        asks.quantity - jnp.where(on_asks, fill, 0) - jnp.where(reduction.target_a, amount, 0),
-        *plan_a,
-        new_order,
+    quantity_b, quantity_a = _quantities(bids, *less_b), _quantities(asks, *less_a)
+    fields_b = (bids.price, quantity_b, bids.order_id, bids.trader_id, bids.arrival)
+    fields_a = (asks.price, quantity_a, asks.order_id, asks.trader_id, asks.arrival)
+    shifted = [_roll_from_prev(jnp.where(asks_shift, a, b)) for b, a in zip(fields_b, fields_a)]
+    return (
+        _update_side(bids, quantity_b, shifted, *plan_b, new_order),
+        _update_side(asks, quantity_a, shifted, *plan_a, new_order),
     )
-    return new_bids, new_asks, amount
 
 
 def _trade_totals(
@@ -495,18 +632,19 @@ def _trade_totals(
     num_traders: int,
 ) -> TradeTotals:
     """The message's totals, per trader: the resting side sells when it is the ask side."""
-    trader, trade, on_asks, num_fills = msg.trader, match.trade, plan.trade_on_asks, match.num_fills
+    trader, on_asks, executed = msg.trader, plan.trade_on_asks, plan.executed
     traders = jnp.arange(num_traders, dtype=_I32)
-    of_trader = match.trader_id[None, :] == traders[:, None]
-    trade_notional = trade.astype(jnp.float32) * match.price.astype(jnp.float32)
-    resting_volume = jnp.sum(jnp.where(of_trader, trade[None, :], 0), axis=1, dtype=_I32)
-    resting_notional = jnp.sum(jnp.where(of_trader, trade_notional[None, :], 0.0), axis=1)
-    notional = jnp.sum(trade_notional)
+    exec_notional = executed.astype(_F32) * msg.price.astype(_F32)  # an EXECUTE trades at its price
+    exec_of = traders == plan.exec_trader_id
+    resting_volume = match.trader_volume + jnp.where(exec_of, executed, 0)
+    resting_notional = match.trader_notional + jnp.where(exec_of, exec_notional, 0.0)
+    num_fills = match.num_fills + (executed > 0).astype(_I32)
+    volume = match.filled + executed
+    notional = match.notional + exec_notional
     is_aggressor = traders == trader
-    aggressor_volume = jnp.where(is_aggressor, match.volume, 0)
+    aggressor_volume = jnp.where(is_aggressor, volume, 0)
     aggressor_notional = jnp.where(is_aggressor, notional, 0.0)
     aggressor_known = (trader >= 0) & (trader < num_traders)
-    volume = match.volume
     unattributed = (volume - _sum(resting_volume)) + jnp.where(aggressor_known, 0, volume)
     off_book = msg.ok & (msg.is_type[m.HIDDEN] | msg.is_type[m.CROSS])
     off_book_volume = jnp.where(off_book, msg.size, 0)
@@ -521,7 +659,7 @@ def _trade_totals(
         sold_notional=jnp.where(on_asks, resting_notional, aggressor_notional),
         unattributed_volume=unattributed,
         off_book_volume=off_book_volume,
-        off_book_notional=off_book_volume.astype(jnp.float32) * msg.price.astype(jnp.float32),
+        off_book_notional=off_book_volume.astype(_F32) * msg.price.astype(_F32),
         rested=jnp.where(placement.do_insert, placement.rest, 0),
         dropped=jnp.where(roles.market, msg.size - match.filled, 0),
         evicted=placement.evicted_qty,
@@ -530,26 +668,20 @@ def _trade_totals(
 
 
 def _fill_rows(
-    roles: _Roles,
-    plan: _TradePlan,
-    match: _Match,
-    placement: _Placement,
-    totals: TradeTotals,
-    num_fill_rows: int,
-    n: int,
+    msg: _Message, plan: _TradePlan, match: _Match, placement: _Placement, totals: TradeTotals
 ) -> Fills:
-    """The first ``num_fill_rows`` traded orders in priority order (an EXECUTE's target alone)."""
-    row = jnp.arange(num_fill_rows, dtype=_I32)
-    execute = roles.execute
-    row_slot = jnp.where(execute, plan.exec_slot, slot_of_rank(plan.head, row, n))
-    row_used = (row < n) & (~execute | (row == 0))
-    row_qty = jnp.where(row_used, match.trade[row_slot], 0)
-    row_on = row_qty > 0
+    """The first ``max_fills`` traded orders in priority order (an EXECUTE's target alone)."""
+    first = jnp.arange(match.row_quantity.shape[0]) == 0
+    executed = first & (plan.executed > 0)
+
+    def row(matched, exec_value):
+        return jnp.where(executed, exec_value, matched)
+
     return Fills(
-        price=jnp.where(row_on, match.price[row_slot], 0),
-        quantity=row_qty,
-        order_id=jnp.where(row_on, match.order_id[row_slot], 0),
-        trader_id=jnp.where(row_on, match.trader_id[row_slot], 0),
+        price=row(match.row_price, msg.price),
+        quantity=row(match.row_quantity, plan.executed),
+        order_id=row(match.row_order_id, plan.exec_order_id),
+        trader_id=row(match.row_trader_id, plan.exec_trader_id),
         evicted_order_id=placement.evicted_oid,
         evicted_trader_id=placement.evicted_tid,
         evicted_quantity=placement.evicted_qty,
@@ -624,19 +756,20 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     chex.assert_type(msg, int)  # trace-time checks: free under jit
     raw = jnp.asarray(msg, _I32)
     chex.assert_shape(raw, (m.NUM_FIELDS,))
-    sides = _Sides.of(book)
+    n = book.capacity
     msg = _decode(raw)
-    roles = _roles(msg, sides)
-    reduction = _find_reduction(msg, roles, sides)
-    plan = _trade_plan(msg, roles, reduction, sides)
-    match = _match(plan, sides)
-    placement = _place_remainder(msg, roles, match, sides)
-    new_bids, new_asks, amount = _edit_sides(
-        msg, reduction, plan, match, placement, sides, book.next_arrival
+    scan_b, scan_a = _scan_side(book.bids, msg, False), _scan_side(book.asks, msg, True)
+    roles = _roles(msg, scan_b, scan_a)
+    reduction = _find_reduction(msg, roles, scan_b, scan_a, n)
+    plan = _trade_plan(msg, roles, reduction)
+    match = _match(plan, book.bids, book.asks, book.max_fills, book.num_traders)
+    placement = _place_remainder(msg, roles, match, scan_b, scan_a, n)
+    new_bids, new_asks = _edit_sides(
+        msg, reduction, plan, match, placement, book.bids, book.asks, book.next_arrival
     )
     totals = _trade_totals(msg, roles, plan, match, placement, book.max_fills, book.num_traders)
-    fills = _fill_rows(roles, plan, match, placement, totals, book.max_fills, sides.n)
-    counters = _count(book.counters, msg, roles, reduction, placement, totals, amount)
+    fills = _fill_rows(msg, plan, match, placement, totals)
+    counters = _count(book.counters, msg, roles, reduction, placement, totals, reduction.amount)
     new_book = _advance(book, raw, msg).replace(bids=new_bids, asks=new_asks, counters=counters)
     return new_book, fills
 

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxlob.backend import cpu_tricks
+
 if TYPE_CHECKING:
     from jaxlob.state import Side
 
@@ -54,8 +56,10 @@ def ring_cumsum(x: jax.Array, head: jax.Array, *, exclusive: bool = False) -> ja
     """For each physical slot, the sum of ``x`` over the slots up to it in priority (ring) order
     from ``head``: the slot itself included, or (``exclusive``, static) only those before it."""
     slot = jnp.arange(x.shape[-1], dtype=_I32)
-    # A log-depth scan: XLA:CPU lowers jnp.cumsum to a windowed reduction, slower at these sizes.
-    inclusive = lax.associative_scan(jnp.add, x)
+    if cpu_tricks():  # a log-depth scan: XLA:CPU lowers jnp.cumsum to a slower windowed reduction
+        inclusive = lax.associative_scan(jnp.add, x)
+    else:
+        inclusive = jnp.cumsum(x, dtype=x.dtype)
     wrapped = slot < head
     before_head = jnp.sum(jnp.where(wrapped, x, 0), dtype=_I32)
     up_to = inclusive - x if exclusive else inclusive
