@@ -31,6 +31,11 @@ exactly one order). The ids cycle after ``RESYNC_PLAIN_RANGE / (2 L)`` arrivals 
 L = 10 levels; ``RESYNC_FALLBACK_RANGE / (2 L)``, 55 million, for fallback ids): only an order
 still resting that many arrivals after it was created could share its id with a new one.
 
+``targets`` (optional) sets each visible level to a volume other than the file's, the file's row
+still deciding which levels are visible and where the visible range ends: the replay markets pass
+the file's volume less what the agent displaced (``envs.replay.impact``), so that liquidity the agent
+took is not restored.
+
 ``keep_queues=False`` (static) rebuilds the visible levels instead of adjusting them: every
 other-trader order inside the visible range is removed and each file level becomes one aggregate
 order (behind any kept orders at its price), as ``book_from_snapshot`` would build it; orders beyond
@@ -158,11 +163,15 @@ def resync_side(
     keep_trader: int | None = AGENT_TRADER,
     *,
     keep_queues: bool = True,
+    targets: jax.Array | None = None,
 ) -> tuple[Side, ResyncStats]:
     """One side set to the file's levels ``prices``/``sizes`` (best first, int32 dummies for empty
     levels) for every trader but ``keep_trader``; see the module docstring. ``arrival`` is the
     sequence number new orders get; ``opposite_kept_best`` the best price of ``keep_trader`` on the
-    other side (a dummy price when none): file levels at or through it are left out."""
+    other side (a dummy price when none): file levels at or through it are left out. ``targets``
+    (default ``sizes``) is the other traders' volume to leave at each level: the file's levels and
+    visible range still come from ``sizes`` (``envs.replay.impact`` passes the file's volume less the
+    agent's displacement)."""
     n = side.price.shape[-1]
     num_levels = prices.shape[-1]
     s, valid = in_priority_order(side)
@@ -172,7 +181,7 @@ def resync_side(
     present = (sizes > 0) & (prices > DUMMY_BID_PRICE) & (prices < DUMMY_ASK_PRICE)
     crosses = (prices <= opposite_kept_best) if is_ask else (prices >= opposite_kept_best)
     allowed = present & ~crosses
-    target = jnp.where(allowed, sizes, 0)
+    target = jnp.where(allowed, sizes if targets is None else jnp.maximum(targets, 0), 0)
     skipped = saturating_sum(jnp.where(present & crosses, sizes, 0))
     full = jnp.all(present)
     boundary = jnp.where(
@@ -291,11 +300,13 @@ def resync_book(
     keep_trader: int | None = AGENT_TRADER,
     *,
     keep_queues: bool = True,
+    targets: jax.Array | None = None,
 ) -> tuple[BookState, ResyncStats]:
     """Both sides of ``book`` re-synchronised to the int32 LOBSTER row ``row`` (ask price 1, ask size
     1, bid price 1, bid size 1, ...), ``keep_trader``'s orders kept in place (``keep_queues``: see
-    the module docstring). The new orders count as one message's arrival: ``next_arrival`` advances
-    by one."""
+    the module docstring). ``targets`` (a row of the same layout, default ``row``) gives the other
+    traders' volume to leave at each level, ``row`` the levels and the visible range. The new orders
+    count as one message's arrival: ``next_arrival`` advances by one."""
     chex.assert_rank(row, 1)
     chex.assert_type(row, int)
     if row.shape[0] % 4:
@@ -313,6 +324,7 @@ def resync_book(
         best_kept_bid,
         keep_trader,
         keep_queues=keep_queues,
+        targets=None if targets is None else targets[1::4],
     )
     bids, sb = resync_side(
         book.bids,
@@ -323,6 +335,7 @@ def resync_book(
         best_kept_ask,
         keep_trader,
         keep_queues=keep_queues,
+        targets=None if targets is None else targets[3::4],
     )
     stats = add_stats(sa, sb)
     c = book.counters

@@ -5,17 +5,31 @@ from its precomputed initial book (``EnvParams.initial_books``, built once by `m
 runs a reset on every step, so reset is a gather). Each step:
 
 1. the task turns the action into target orders (`ReplayTask.targets`), which become the agent's
-   messages (`envs.replay.orders`: cancellations and submissions per order slot; nothing while the
-   book is halted);
-2. the agent's messages, then the step's data messages, then (a task that `liquidates`, at the
-   deadline) one market order for `ReplayTask.deadline_order` go through the engine in one scan;
+   messages (`envs.replay.orders`: cancellations and submissions per order slot, self-trade
+   prevention). Halts (type 7): a step that starts halted, or whose data hold a halt or
+   quoting-only message, withdraws the agent's orders and sends none, so nothing of the agent's
+   trades while trading is halted; the agent trades again from the first step that starts with
+   trading resumed (code 1) and holds no halt. Executions do not fill the agent while halted, and
+   the deadline order is not sent into a halted book (its shares are unfilled, and charged);
+2. the agent's messages go through the engine, then the step's data messages, each execution
+   replayed queue-true (`envs.replay.queue`: the agent's orders ahead of the order it names fill
+   first) and each data message naming an id in the agent's range refused (counted in
+   ``data_id_refused``), then (a task that `liquidates`, at the deadline) one market order for
+   `ReplayTask.deadline_order`;
 3. re-synchronised mode (the default): the visible levels' volume that is not the agent's is set to
-   the orderbook file's row after the step (`jaxlob.resync`), the agent's orders keeping their queue
-   places; ``info`` reports the shares added and removed. The pure replay, in which the book drifts
-   from the file (a level-L file omits deeper events), is ``ReplayConfig.resync=False`` (the code is
-   not compiled in) or ``EnvParams.resync=False`` (switched off at run time);
-4. the task makes its reward and its end of the episode from the step's trades (`ReplayTask.step`);
-   info (`envs.replay.step_info`) and observation (`envs.replay.observation`) follow.
+   the orderbook file's row after the step less the agent's displacement of each level
+   (`envs.replay.impact`: what it took stays taken until the file refills or moves the level), by
+   `jaxlob.resync`, the agent's orders keeping their queue places; ``info`` reports the shares
+   added and removed. The pure replay, in which the book drifts from the file (a level-L file omits
+   deeper events), is ``ReplayConfig.resync=False`` (the code is not compiled in) or
+   ``EnvParams.resync=False`` (switched off at run time);
+4. the task makes its reward and its end of the episode from the step's trades (`ReplayTask.step`;
+   shares the deadline order cannot fill are charged at a pessimistic price, see
+   `envs.replay.execution`); info (`envs.replay.step_info`) and observation
+   (`envs.replay.observation`) follow.
+
+Without agent orders resting, every data message reaches the engine unchanged, so a replay of the
+data alone is exactly the engine's (`jaxlob.fidelity`).
 
 The task is a static component implementing `envs.replay.task.ReplayTask` (`envs.replay.execution`,
 `envs.replay.market_making`); the environment never asks which one it runs. The episode ends at the
@@ -35,18 +49,29 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from gymnax.environments import environment, spaces
 
 from envs.metrics import METRICS
+from envs.replay import impact
 from envs.replay import observation as layout
 from envs.replay.data import ReplayData
 from envs.replay.market import AGENT, imbalance, market_quotes, resting, step_trades
-from envs.replay.orders import empty_slots, market_order, order_messages
+from envs.replay.orders import (
+    AGENT_ID_BASE,
+    AGENT_ID_SPAN,
+    empty_slots,
+    is_agent_id,
+    market_order,
+    order_messages,
+)
+from envs.replay.queue import queue_fill
 from envs.replay.state import EnvParams, EnvState
-from envs.replay.step_info import market_info, step_record, when_live
+from envs.replay.step_info import fill_info, market_info, step_record, when_live
 from envs.replay.task import Quotes, ReplayTask, StepOutcome
 from jaxlob import messages as m
 from jaxlob.engine import apply_message
+from jaxlob.priority import logical_index
 from jaxlob.records import add_totals, zero_totals
 from jaxlob.resync import resync_book, zero_stats
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE, BookState, book_from_snapshot
@@ -64,7 +89,7 @@ class ReplayConfig:
     """Static, shape-defining choices."""
 
     task: ReplayTask  # ExecutionTask or MarketMakingTask
-    capacity: int = 64  # orders per book side
+    capacity: int = 256  # orders per book side (evicts no data order on the shipped GOOG day)
     levels: int = 5  # book levels in the observation
     history: int = 4  # past steps of drift and spread in the observation
     resync: bool = True  # compile the re-synchronisation in (EnvParams.resync switches it)
@@ -93,6 +118,27 @@ def initial_books(data: ReplayData, capacity: int, max_fills: int = 1) -> BookSt
         flat
     )
     return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), books)
+
+
+def book_extremes(book: BookState) -> jax.Array:
+    """[lowest bid, highest ask] resting in the book (dummy prices for an empty side)."""
+    _, valid_b = logical_index(book.bids)
+    _, valid_a = logical_index(book.asks)
+    low_bid = jnp.min(jnp.where(valid_b, book.bids.price, DUMMY_ASK_PRICE))
+    high_ask = jnp.max(jnp.where(valid_a, book.asks.price, DUMMY_BID_PRICE))
+    return jnp.stack([low_bid, high_ask])
+
+
+def deadline_extremes(worst, row, last_bid, last_ask) -> tuple[jax.Array, jax.Array]:
+    """The lowest bid and highest ask the book held before the deadline order or the file's row
+    shows, each no better than the last quote: the prices unfilled shares are charged from."""
+    bids, bid_sizes = row[2::4], row[3::4]
+    asks, ask_sizes = row[0::4], row[1::4]
+    row_bid = jnp.min(jnp.where((bid_sizes > 0) & (bids > DUMMY_BID_PRICE), bids, DUMMY_ASK_PRICE))
+    row_ask = jnp.max(jnp.where((ask_sizes > 0) & (asks < DUMMY_ASK_PRICE), asks, DUMMY_BID_PRICE))
+    low = jnp.minimum(jnp.minimum(worst[0], row_bid), last_bid)
+    high = jnp.maximum(jnp.maximum(worst[1], row_ask), last_ask)
+    return low.astype(_I32), high.astype(_I32)
 
 
 def _tree_where(cond, a, b):
@@ -218,41 +264,95 @@ class ReplayMarket(environment.Environment):
             liquidated=zero_i,
             resync_added=zero_i,
             resync_removed=zero_i,
+            impact=impact.empty(),
             task=task_state,
         )
         return self.get_obs(state, params), state
 
     # -- the engine part of a step
-    def _run_messages(self, book, msgs, liquidate, direction, shares):
-        """Apply ``msgs`` in one scan. When the task `liquidates`, a last message is added: with
-        ``liquidate``, a market order in ``direction`` for ``shares`` minus what the agent traded
-        that way before it. Returns the book, the totals, the shares that order traded and the
-        messages applied."""
+    def _run_agent(self, book, msgs):
+        """The agent's messages (cancellations, then submissions) in one scan."""
+
+        def step(carry, msg):
+            book, totals = carry
+            book, fills = apply_message(book, msg)
+            return (book, add_totals(totals, fills.totals)), None
+
+        (book, totals), _ = jax.lax.scan(step, (book, zero_totals(NUM_TRADERS)), msgs)
+        return book, totals
+
+    def _run_data(self, book, totals, disp, msgs, liquidate, direction, shares):
+        """The step's data messages in one scan, each execution replayed queue-true
+        (`envs.replay.queue`), the agent's displacement recorded (`envs.replay.impact`) when the
+        re-synchronisation is compiled in. When the task `liquidates`, a last message is added:
+        with ``liquidate`` and the book trading, a market order in ``direction`` for ``shares``
+        minus what the agent traded that way before it. Returns the book, the totals, the
+        displacement, the shares that order traded, the messages applied (data messages as the file
+        gave them, ids in the agent's range refused), the worst bid and ask before the last message,
+        the agent's queue-true fills and the refused data messages."""
         liquidates = self.config.task.liquidates
+        track = self.config.resync
         if liquidates:
             msgs = jnp.concatenate([msgs, jnp.zeros((1, m.NUM_FIELDS), _I32)])
         last = msgs.shape[0] - 1
 
         def step(carry, x):
-            book, totals = carry
+            book, totals, disp, worst, queued, refused = carry
             msg, i = x
             if liquidates:
                 done = jnp.where(
                     direction > 0, totals.bought_volume[AGENT], totals.sold_volume[AGENT]
                 )
                 size = jnp.maximum(shares - done, 0)
-                order = market_order(direction, size, liquidate, book.time_s, book.time_ns)[0]
+                send = liquidate & (book.halt_state == m.TRADING)
+                order = market_order(direction, size, send, book.time_s, book.time_ns)[0]
                 msg = jnp.where(i == last, order, msg)
-            book, fills = apply_message(book, msg)
-            t = fills.totals
+            bad = (
+                (msg[m.TRADER_ID] != AGENT) & (msg[m.TYPE] != m.NOOP) & is_agent_id(msg[m.ORDER_ID])
+            )
+            msg = jnp.where(bad, jnp.zeros_like(msg), msg)
+            worst = jnp.where(i == last, book_extremes(book), worst)
+            trading = book.halt_state == m.TRADING
+            if track:
+                typ = msg[m.TYPE]
+                from_data = msg[m.TRADER_ID] != AGENT
+                reduces = (typ == m.CANCEL) | (typ == m.DELETE) | (typ == m.EXECUTE)
+                owed = impact.owed_on_side(disp, msg[m.DIRECTION] == m.SELL)
+                may_pay = reduces & from_data & owed
+            book, engine_msg, queue_totals, queued_now, found = queue_fill(book, msg, trading)
+            book, fills = apply_message(book, engine_msg)
+            cleared = (queued_now > 0) & (engine_msg[m.TYPE] == m.NOOP)
+            book = book.replace(
+                time_s=jnp.where(cleared, msg[m.TIME_S], book.time_s),
+                time_ns=jnp.where(cleared, msg[m.TIME_NS], book.time_ns),
+            )
+            t = add_totals(queue_totals, fills.totals)
+            if track:
+                agent_traded = fills.totals.bought_volume[AGENT] + fills.totals.sold_volume[AGENT]
+                crossed = jnp.where((typ == m.SUBMIT) & from_data, agent_traded, 0)
+                delta = crossed - jnp.where(typ == m.EXECUTE, queued_now, 0)
+                short = jnp.maximum(engine_msg[m.SIZE] - found, 0)
+                short = jnp.where(may_pay & (engine_msg[m.TYPE] != m.NOOP), short, 0)
+                disp = impact.record(disp, msg[m.DIRECTION] == m.SELL, msg[m.PRICE], delta, short)
             agent = t.bought_volume[AGENT] + t.sold_volume[AGENT]
-            return (book, add_totals(totals, t)), (agent, msg)
+            carry = (
+                book,
+                add_totals(totals, t),
+                disp,
+                worst,
+                queued + queued_now,
+                refused + bad.astype(_I32),
+            )
+            return carry, (agent, msg)
 
-        start = (book, zero_totals(NUM_TRADERS))
+        zero = jnp.zeros((), _I32)
+        start = (book, totals, disp, book_extremes(book), zero, zero)
         index = jnp.arange(msgs.shape[0], dtype=_I32)
-        (book, totals), (agent, applied) = jax.lax.scan(step, start, (msgs, index))
+        (book, totals, disp, worst, queued, refused), (agent, applied) = jax.lax.scan(
+            step, start, (msgs, index)
+        )
         liquidated = agent[-1] if liquidates else jnp.zeros((), _I32)
-        return book, totals, liquidated, applied
+        return book, totals, disp, liquidated, applied, worst, queued, refused
 
     # -- step
     def step_env(self, key, state: EnvState, action, params: EnvParams):
@@ -260,8 +360,9 @@ class ReplayMarket(environment.Environment):
         return obs, state, reward, done, info
 
     def step_detail(self, key, state: EnvState, action, params: EnvParams):
-        """`step_env` plus the messages the engine applied, in order (agent's, data, deadline
-        order), as ``(M, NUM_FIELDS)`` int32: what an independent book must replay to agree."""
+        """`step_env` plus the messages of the step, in order (agent's, data, deadline order), as
+        ``(M, NUM_FIELDS)`` int32: the data messages as the file gives them (executions are replayed
+        queue-true on top of them, `envs.replay.queue`)."""
         c, task, data = self.config, self.config.task, params.data
         w, t = state.window, state.time
         live = ~state.done
@@ -272,27 +373,49 @@ class ReplayMarket(environment.Environment):
         quotes = Quotes(bid=bid, ask=ask, book_bid=book_bid, book_ask=book_ask)
         targets, invalid = task.targets(action, quotes, state.task, params)
         rest = resting(book0, state.slots.order_id)
-        trading = live & (book0.halt_state == m.TRADING)
-        agent_msgs, slots, next_id = order_messages(
-            state.slots, rest, targets, state.next_id, trading, book0.time_s, book0.time_ns
-        )
         steps_w = jnp.asarray(data.num_steps[w], _I32)
         in_window = live & (t < steps_w)
         t_data = jnp.minimum(t, data.max_steps - 1)
         data_msgs = jnp.where(in_window, jnp.asarray(data.messages[w, t_data], _I32), 0)
+        # Halts: a step that holds a halt (or starts halted) withdraws the agent's orders.
+        halts = (data_msgs[:, m.TYPE] == m.HALT) & (
+            data_msgs[:, m.PRICE] != m.HALT_CODE_RESUME_TRADING
+        )
+        trading = live & (book0.halt_state == m.TRADING) & ~jnp.any(halts)
+        targets = targets.replace(quantity=jnp.where(trading, targets.quantity, 0))
+        agent_msgs, slots, next_id, prevented = order_messages(
+            state.slots, rest, targets, state.next_id, live, book0.time_s, book0.time_ns
+        )
         deadline = live & (t + 1 >= steps_w)
         direction, shares = task.deadline_order(state.task, params)
-        book, totals, liquidated, applied = self._run_messages(
-            book0, jnp.concatenate([agent_msgs, data_msgs]), deadline & trading, direction, shares
+        book_a, totals = self._run_agent(book0, agent_msgs)
+        disp = state.impact
+        start_row = jnp.where(
+            t == 0,
+            jnp.asarray(data.initial_row[w], _I32),
+            jnp.asarray(data.step_rows[w, jnp.maximum(t_data - 1, 0)], _I32),
         )
+        if c.resync:
+            disp = impact.record_taken(
+                disp,
+                impact.other_volume_at(book0, start_row, AGENT),
+                impact.other_volume_at(book_a, start_row, AGENT),
+            )
+        book, totals, disp, liquidated, data_applied, worst, queued, refused = self._run_data(
+            book_a, totals, disp, data_msgs, deadline & trading, direction, shares
+        )
+        applied = jnp.concatenate([agent_msgs, data_applied])
 
         stats = zero_stats()
+        row = jnp.asarray(data.step_rows[w, t_data], _I32)
         if c.resync:
-            row = jnp.asarray(data.step_rows[w, t_data], _I32)
-            synced, stats = resync_book(book, row)
             apply = in_window & jnp.asarray(params.resync, bool)
+            settled, sizes = impact.settle(disp, row)
+            synced, stats = resync_book(book, row, targets=sizes)
             book = _tree_where(apply, synced, book)
+            disp = _tree_where(apply, settled, disp)
             stats = jax.tree.map(lambda x: jnp.where(apply, x, 0), stats)
+        worst_bid, worst_ask = deadline_extremes(worst, row, state.last_bid, state.last_ask)
 
         trades = step_trades(totals)
         bid1, ask1, _ = market_quotes(book, bid, ask)
@@ -312,6 +435,8 @@ class ReplayMarket(environment.Environment):
             vwap=vwap,
             liquidated=liquidated,
             deadline=deadline,
+            worst_bid=worst_bid,
+            worst_ask=worst_ask,
         )
         result = task.step(outcome, state.task, params)
         reward = jnp.where(live, result.reward, 0.0)
@@ -347,6 +472,7 @@ class ReplayMarket(environment.Environment):
             liquidated=state.liquidated + liquidated,
             resync_added=state.resync_added + stats.added,
             resync_removed=state.resync_removed + stats.removed,
+            impact=disp,
             task=result.state,
         )
         new_state = _tree_where(live, new_state, state.replace(time=t + 1))
@@ -356,6 +482,7 @@ class ReplayMarket(environment.Environment):
         info = {
             METRICS: step_record(new_state, result, trades, market_orders, invalid, live, pnl),
             **market_info(trades, vwap, stats, book0, book, live),
+            **fill_info(queued, prevented, refused, disp, state.impact, live),
             **{name: when_live(live, x) for name, x in result.reward_parts.items()},
             **task.info(new_state, params),
         }
@@ -412,8 +539,33 @@ class ReplayMarket(environment.Environment):
         return jnp.zeros((), bool)
 
 
+def check_data_ids(data: ReplayData) -> None:
+    """Raise a one-line ValueError for the first data message naming an id in the agent's reserved
+    range (`envs.replay.orders`): such a message could reach an agent order. (Traced data are
+    guarded at run time instead: the environment refuses and counts them.)"""
+    msgs = data.messages
+    if isinstance(msgs, jax.core.Tracer):
+        return
+    msgs = np.asarray(msgs)
+    ids = msgs[..., m.ORDER_ID].astype(np.int64)
+    bad = (msgs[..., m.TYPE] != m.NOOP) & (ids >= AGENT_ID_BASE - 1)
+    bad &= ids < AGENT_ID_BASE + AGENT_ID_SPAN
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        lead = ", ".join(f"{name} {int(i)}" for name, i in zip(_AXES[-len(where) :], where))
+        raise ValueError(
+            f"data: {lead}: order id {int(ids[tuple(where)])} lies in the agent's reserved range "
+            f"[{AGENT_ID_BASE - 1}, {AGENT_ID_BASE + AGENT_ID_SPAN})"
+        )
+
+
+_AXES = ("day", "window", "step", "message")
+
+
 def make_params(config: ReplayConfig, data: ReplayData, task_params, **fields) -> EnvParams:
-    """`EnvParams` for ``data`` (host or device arrays): the initial books are built here, once."""
+    """`EnvParams` for ``data`` (host or device arrays): the initial books are built here, once.
+    Data naming an id in the agent's range are refused (`check_data_ids`)."""
+    check_data_ids(data)
     data = jax.tree.map(lambda x: jnp.asarray(x, _I32), data)
     books = initial_books(data, config.capacity, config.max_fills)
     return EnvParams(

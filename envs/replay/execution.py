@@ -24,10 +24,22 @@ starts) when the step has none. Whatever is left at the deadline is sent as one 
 (walking the book) after the last step's data messages; an optional ``liquidation_penalty`` (dollars
 per share) is charged on its size. The episode terminates when the quantity is done or at the deadline.
 
+Unfilled shares are charged: what the deadline order cannot fill (the book it walks ran out, or
+trading was halted) counts in the reward, the pnl and the report as if executed at the pessimistic
+price ``P_unfilled``: for a buy the highest ask the book held before the deadline order or the
+file's row showed at the deadline (never below the last best ask) plus ``unfilled_ticks`` ticks;
+for a sell the lowest such bid minus ``unfilled_ticks`` ticks (not below 0). Every share the
+deadline order fills costs at most that price, so leaving the task undone is never cheaper than
+finishing it. The reward's term is ``unfilled_charge``: ``s Q_u (P_unfilled - P_VWAP) + lambda s Q_u
+(P_VWAP - P_init)`` in dollars, the form of eqs. (9)-(10).
+
 The task's own state (`ExecutionState`) is the number of shares still to trade. Its report
 (`ExecutionTask.summary`, also in every step's info): executed shares, average price, the arrival
 price and the market VWAP of the episode's steps, the shortfalls against both (bps, positive =
-cost), the shares left unfilled when the episode ended and those the deadline order traded.
+cost), the shares left unfilled when the episode ended and those the deadline order traded, the
+price they were charged at (``unfilled_price``, dollars), their cost against the arrival price
+(``unfilled_cost``, dollars) and the shortfall of the whole quantity with them charged
+(``shortfall_charged_bps``).
 """
 
 from __future__ import annotations
@@ -62,6 +74,7 @@ class ExecutionParams:
     max_offset_ticks: int = 50  # bound of the single-price offset
     reward_lambda: float = 0.0  # weight of the drift term
     liquidation_penalty: float = 0.0  # dollars per share sent to the deadline market order
+    unfilled_ticks: int = 5  # ticks beyond the worst visible price charged for unfilled shares
 
 
 @struct.dataclass
@@ -69,6 +82,7 @@ class ExecutionState:
     """The execution task's own state."""
 
     remaining: jax.Array  # () int32, shares still to trade
+    unfilled_price: jax.Array  # () float32, price units charged for unfilled shares (0: none)
 
 
 def tick_floor(price, tick):
@@ -124,6 +138,8 @@ class ExecutionTask:
             raise ValueError(f"max_order: must be >= 1, got {p.max_order}")
         if int(p.passive_ticks) < 0 or int(p.max_offset_ticks) < 0:
             raise ValueError("passive_ticks, max_offset_ticks: must be >= 0")
+        if int(p.unfilled_ticks) < 0:
+            raise ValueError(f"unfilled_ticks: must be >= 0, got {p.unfilled_ticks}")
         if float(p.liquidation_penalty) < 0:
             raise ValueError(f"liquidation_penalty: must be >= 0, got {p.liquidation_penalty}")
 
@@ -141,7 +157,10 @@ class ExecutionTask:
         return params.task.quantity
 
     def init_state(self, params) -> ExecutionState:
-        return ExecutionState(remaining=jnp.maximum(jnp.asarray(params.task.quantity, _I32), 0))
+        return ExecutionState(
+            remaining=jnp.maximum(jnp.asarray(params.task.quantity, _I32), 0),
+            unfilled_price=jnp.zeros((), _F32),
+        )
 
     def inventory(self, task_state: ExecutionState, params) -> jax.Array:
         """Signed shares still to trade: + to sell, - to buy (0 when done)."""
@@ -201,14 +220,26 @@ class ExecutionTask:
         drift = p.reward_lambda * s * volume * (vwap - arrival) / m.PRICE_UNIT
         penalty = p.liquidation_penalty * outcome.liquidated.astype(_F32)
         remaining = jnp.maximum(task_state.remaining - executed, 0)
+        # Unfilled at the deadline: charged at the pessimistic price (see the module docstring).
+        unfilled = jnp.where(outcome.deadline, remaining, 0).astype(_F32)
+        beyond = jnp.asarray(p.unfilled_ticks, _F32) * jnp.asarray(params.tick_size, _F32)
+        charged = jnp.where(
+            buy,
+            outcome.worst_ask.astype(_F32) + beyond,
+            jnp.maximum(outcome.worst_bid.astype(_F32) - beyond, 0.0),
+        )
+        unfilled_term = s * unfilled * (charged - vwap) / m.PRICE_UNIT
+        unfilled_term += p.reward_lambda * s * unfilled * (vwap - arrival) / m.PRICE_UNIT
+        pnl = s * (notional - volume * arrival + unfilled * (charged - arrival)) / m.PRICE_UNIT
+        price = jnp.where(unfilled > 0, charged, task_state.unfilled_price)
         return TaskStep(
-            state=ExecutionState(remaining=remaining),
-            reward=advantage + drift - penalty,
-            pnl=s * (notional - volume * arrival) / m.PRICE_UNIT,
+            state=ExecutionState(remaining=remaining, unfilled_price=price),
+            reward=advantage + drift + unfilled_term - penalty,
+            pnl=pnl,
             inventory_penalty=jnp.zeros((), _F32),
             terminal_penalty=jnp.asarray(penalty, _F32),
             finished=outcome.deadline | (remaining == 0),
-            reward_parts={"advantage": advantage, "drift": drift},
+            reward_parts={"advantage": advantage, "drift": drift, "unfilled_charge": unfilled_term},
         )
 
     def observe(self, state, params) -> jax.Array:
@@ -251,6 +282,12 @@ class ExecutionTask:
         )
         sign = jnp.where(buy, 1.0, -1.0)
         has = executed > 0
+        unfilled = jnp.where(state.done, state.task.remaining, 0)
+        charged = jnp.where(unfilled > 0, state.task.unfilled_price, 0.0)
+        u = unfilled.astype(_F32)
+        unfilled_cost = sign * u * (charged - arrival) / m.PRICE_UNIT
+        total = executed.astype(_F32) + u
+        charged_average = (notional + u * charged) / jnp.maximum(total, 1.0)
         return {
             "executed": executed,
             "average_price": jnp.where(has, average / m.PRICE_UNIT, 0.0),
@@ -260,6 +297,11 @@ class ExecutionTask:
                 has, sign * (average - arrival) / arrival * 1e4, 0.0
             ),
             "shortfall_vwap_bps": jnp.where(has, sign * (average - market) / market * 1e4, 0.0),
-            "unfilled": jnp.where(state.done, state.task.remaining, 0),
+            "unfilled": unfilled,
             "liquidated": state.liquidated,
+            "unfilled_price": charged / m.PRICE_UNIT,
+            "unfilled_cost": jnp.where(unfilled > 0, unfilled_cost, 0.0),
+            "shortfall_charged_bps": jnp.where(
+                total > 0, sign * (charged_average - arrival) / arrival * 1e4, 0.0
+            ),
         }

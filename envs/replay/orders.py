@@ -8,8 +8,17 @@ the target grows; cancelled when the target is 0. So every slot sends at most tw
 a cancellation (CANCEL or CANCEL_ID) and a SUBMIT, in the layout of `jaxlob.messages`, trader 1;
 all the cancellations go first, so a new order never trades with one the agent is withdrawing.
 
-Agent order ids are `AGENT_ID_BASE + n` for a per-episode counter n: above the engine's snapshot
-range and below every LOBSTER id (those are positive; 0 and -1 mark hidden and cross trades).
+Self-trade prevention, "cancel resting": a submission that would trade with one of the agent's own
+resting orders on the other side cancels that resting order first (its cancellation goes with the
+others, before every submission); of two new orders of the same step that would cross each other the
+later slot's stands and the earlier one is not sent. The agent never trades with itself.
+
+Agent order ids are `AGENT_ID_BASE + n` for a per-episode counter n, inside the reserved range
+``[AGENT_ID_BASE - 1, AGENT_ID_BASE + AGENT_ID_SPAN)`` (the deadline market order takes
+``AGENT_ID_BASE - 1``): above the engine's snapshot and re-synchronisation ranges and below every
+LOBSTER id (those are positive; 0 and -1 mark hidden and cross trades). A data message naming an id
+in that range (`is_agent_id`) is refused by the environment (`envs.replay.environment`), so data can
+never reach an agent order.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from jaxlob import messages as m
 from jaxlob.state import DUMMY_ASK_PRICE
 
 AGENT_ID_BASE = -900_000_000
+AGENT_ID_SPAN = 50_000_000  # ids per episode (the counter grows by the slots each step)
 _I32 = jnp.int32
 
 
@@ -59,6 +69,17 @@ def best_resting_prices(slots: Slots, rest: jax.Array) -> jax.Array:
     return jnp.stack([bid, jnp.where(ask == DUMMY_ASK_PRICE, 0, ask)]).astype(jnp.float32)
 
 
+def is_agent_id(order_id) -> jax.Array:
+    """Whether ``order_id`` lies in the agent's reserved id range."""
+    order_id = jnp.asarray(order_id, _I32)
+    return (order_id >= AGENT_ID_BASE - 1) & (order_id < AGENT_ID_BASE + AGENT_ID_SPAN)
+
+
+def _crosses(buy, price, other_price):
+    """A buy at ``price`` meets a sell at ``other_price`` (or a sell meets a buy)."""
+    return jnp.where(buy, price >= other_price, price <= other_price)
+
+
 def empty_slots(num_slots: int) -> Slots:
     zeros = jnp.zeros((num_slots,), _I32)
     return Slots(order_id=zeros, direction=zeros, price=zeros)
@@ -76,17 +97,43 @@ def order_messages(
     allowed: jax.Array,
     time_s: jax.Array,
     time_ns: jax.Array,
-) -> tuple[jax.Array, Slots, jax.Array]:
+) -> tuple[jax.Array, Slots, jax.Array, jax.Array]:
     """Messages ``(2 K, NUM_FIELDS)`` that turn the resting orders (``rest`` shares per slot) into
-    ``targets``; the slots after them; the next id counter. Nothing is sent unless ``allowed``."""
+    ``targets``; the slots after them; the next id counter; the orders self-trade prevention
+    cancelled or did not send. Nothing is sent unless ``allowed``."""
     num_slots = rest.shape[0]
     live = rest > 0
     same = live & (slots.price == targets.price) & (slots.direction == targets.direction)
     want = targets.quantity
     keep = same & (want == rest)
-    shrink = allowed & same & (want > 0) & (want < rest)
-    remove = allowed & live & ~keep & ~shrink
-    submit = allowed & (remove | ~live) & (want > 0)
+    shrink = same & (want > 0) & (want < rest)
+    remove = live & ~keep & ~shrink
+    submit = (remove | ~live) & (want > 0)
+    # Self-trade prevention: a new order crossing a resting one of the other side cancels it; of
+    # two new orders that cross, the earlier slot's is not sent.
+    buy_new = targets.direction > 0
+    opposite = buy_new[:, None] != (slots.direction > 0)[None, :]
+    meets_resting = (
+        submit[:, None]
+        & (live & ~remove)[None, :]
+        & opposite
+        & _crosses(buy_new[:, None], targets.price[:, None], slots.price[None, :])
+    )
+    stp_cancel = jnp.any(meets_resting, axis=0)
+    later = jnp.arange(num_slots)[:, None] > jnp.arange(num_slots)[None, :]
+    new_opposite = buy_new[:, None] != buy_new[None, :]
+    meets_new = (
+        submit[:, None]
+        & submit[None, :]
+        & later
+        & new_opposite
+        & _crosses(buy_new[:, None], targets.price[:, None], targets.price[None, :])
+    )
+    stp_skip = jnp.any(meets_new, axis=0)
+    remove = allowed & (remove | stp_cancel)
+    shrink = allowed & shrink & ~stp_cancel
+    submit = allowed & submit & ~stp_skip
+    prevented = jnp.sum(allowed & (stp_cancel | stp_skip), dtype=_I32)
     cancel_type = jnp.where(shrink, m.CANCEL, jnp.where(remove, m.CANCEL_ID, m.NOOP))
     cancel_size = jnp.where(shrink, rest - want, rest)
     new_ids = AGENT_ID_BASE + next_id + jnp.arange(num_slots, dtype=_I32)
@@ -117,7 +164,7 @@ def order_messages(
         direction=jnp.where(submit, targets.direction, slots.direction),
         price=jnp.where(submit, targets.price, slots.price),
     )
-    return msgs, new_slots, next_id + num_slots
+    return msgs, new_slots, next_id + num_slots, prevented
 
 
 def market_order(direction, size, send, time_s, time_ns) -> jax.Array:

@@ -12,6 +12,7 @@ import jax
 from flax import struct
 
 from envs.replay.data import ReplayData
+from envs.replay.impact import Displacement
 from envs.replay.orders import Slots
 from jaxlob.state import BookState
 
@@ -58,4 +59,5 @@ class EnvState:
     liquidated: jax.Array  # () int32, shares the deadline market order traded
     resync_added: jax.Array  # () int32, episode totals of the re-synchronisation
     resync_removed: jax.Array
+    impact: Displacement  # the agent's displacement of the visible levels (`envs.replay.impact`)
     task: Any  # the task's own state (`ReplayTask.init_state`)

@@ -10,6 +10,12 @@ the episode is over):
   ``resync_removed``, ``resync_dropped`` (what the re-synchronisation did), ``evicted_orders``
   (orders pushed out of a full side, the agent's among them) and ``unmatched_messages`` (data
   messages naming an order the book does not have);
+- `fill_info`: ``queue_fills`` (shares of the agent's orders that data executions filled ahead of
+  the order they named, `envs.replay.queue`), ``self_trade_cancels`` (agent orders cancelled or not
+  sent by self-trade prevention, `envs.replay.orders`), ``data_id_refused`` (data messages naming an
+  id in the agent's range, refused), ``impact_displaced`` (shares the agent has taken from the
+  visible levels and the re-synchronisation does not restore, `envs.replay.impact`) and
+  ``impact_overflow`` (displacements dropped for want of a tracking entry);
 - the task's terms of the reward (`TaskStep.reward_parts`) and its running report
   (`ReplayTask.info`).
 """
@@ -81,5 +87,20 @@ def market_info(
         "resync_dropped": stats.dropped_orders,
         "evicted_orders": c1.evicted_orders - c0.evicted_orders,
         "unmatched_messages": unmatched,
+    }
+    return {name: when_live(live, value) for name, value in entries.items()}
+
+
+def fill_info(
+    queued, prevented, refused, impact_after, impact_before, live
+) -> dict[str, jax.Array]:
+    """The replay market's entries on queue-true fills, self-trade prevention, refused data ids
+    and the agent's displacement of the book (see the module docstring)."""
+    entries = {
+        "queue_fills": queued,
+        "self_trade_cancels": prevented,
+        "data_id_refused": refused,
+        "impact_displaced": jnp.sum(jnp.maximum(impact_after.amount, 0), dtype=jnp.int32),
+        "impact_overflow": impact_after.overflow - impact_before.overflow,
     }
     return {name: when_live(live, value) for name, value in entries.items()}

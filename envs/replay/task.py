@@ -48,6 +48,10 @@ class StepOutcome:
     vwap: jax.Array  # the other traders' VWAP in the step (the arrival mid when they traded none)
     liquidated: jax.Array  # () int32, shares the deadline market order traded
     deadline: jax.Array  # () bool, this step is the window's last
+    worst_bid: (
+        jax.Array
+    )  # () int32, lowest bid the book or the file showed before the deadline order
+    worst_ask: jax.Array  # () int32, highest ask (each the last quote when the side was empty)
 
 
 @struct.dataclass

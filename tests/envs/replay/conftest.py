@@ -21,6 +21,7 @@ from envs.replay.environment import initial_books
 from envs.replay.registry import make
 from jaxlob import lobster
 from jaxlob import messages as m
+from jaxlob import reference as ref
 from jaxlob.state import DUMMY_ASK_PRICE, DUMMY_BID_PRICE
 from jaxlob.views import top_levels
 
@@ -198,3 +199,74 @@ def at():
         return out if t is None else jax.tree.map(lambda x: x[t], out)
 
     return pick
+
+
+AGENT = 1
+
+
+def _queue_true_fill(book, msg, totals):
+    """Reference rule of `envs.replay.queue`, written on the plain-Python book: a data execution
+    first fills, in priority order, the agent's orders ranked ahead of the order it names (ahead of
+    every displayed order at its price for a hidden execution; the back of the level when the book
+    knows neither the id nor an aggregate); returns the message left for the book, or None when the
+    agent's orders took it all."""
+    typ, direction, size, price, oid, trader = (int(v) for v in msg[:6])
+    if typ not in (m.EXECUTE, m.HIDDEN) or trader == AGENT or size <= 0:
+        return msg
+    if direction not in (m.BUY, m.SELL) or book.halt_state != m.TRADING:
+        return msg
+    is_ask = direction == m.SELL
+    orders = list(book.side(is_ask).orders())
+    better_or_at = [o for o in orders if (o.price <= price if is_ask else o.price >= price)]
+    position = len(better_or_at)  # the back of the level
+    if typ == m.EXECUTE:
+        named = book.by_id.get(oid)
+        if named is not None and (named.is_ask != is_ask or named.price != price):
+            return msg  # contradicts the book: left to it
+        if named is None:
+            named = next(
+                (o for o in orders if o.price == price and o.order_id <= ref.SNAPSHOT_ID_BASE),
+                None,
+            )
+        if named is not None:
+            position = orders.index(named)
+    left = size
+    fills = ref.Fills(book.max_fills, totals)
+    for order in orders[:position]:
+        if left == 0:
+            break
+        if order.trader_id != AGENT:
+            continue
+        shares = min(left, order.quantity)
+        ref._record_trade(book, fills, order, shares, trader)
+        ref._reduce(book, order, shares)
+        left -= shares
+    if left == size:
+        return msg
+    if left == 0:
+        return None
+    out = list(msg)
+    out[m.SIZE] = left
+    return out
+
+
+def reference_step(book, msgs):
+    """Apply a step's messages (as `step_detail` returns them) to the reference book with the
+    queue-true rule; returns the book and the step's totals."""
+    totals = ref.Totals(book.num_traders)
+    for msg in np.asarray(msgs).tolist():
+        extra = ref.Totals(book.num_traders)
+        left = _queue_true_fill(book, msg, extra)
+        totals.add(extra)
+        if left is None:  # all taken by the agent: the engine sees padding, the clock moves
+            ref.apply_message(book, [0] * m.NUM_FIELDS)
+            book.time_s, book.time_ns = msg[m.TIME_S], msg[m.TIME_NS]
+            continue
+        book, fills = ref.apply_message(book, left)
+        totals.add(fills.totals)
+    return book, totals
+
+
+@pytest.fixture(scope="session")
+def replay_reference():
+    return reference_step

@@ -84,7 +84,11 @@ QUEUE_ACTIONS[2, 2] = 50  # what is left: keeps its place
 
 
 @pytest.mark.parametrize("resync", [False, True])
-def test_passive_order_fills_only_after_the_queue_ahead(execution, make_synthetic, at, resync):
+def test_marketable_data_order_trades_with_the_agent_after_the_queue(
+    execution, make_synthetic, at, resync
+):
+    """A data limit order priced through the agent's bid trades with it at the agent's price, after
+    the shares ahead; executions are queue-true (`test_queue_fills`)."""
     synthetic, data_message = make_synthetic
     levels = [ASK, 100, BID, 300, 10_200, 100, 9_900, 100]
     # The file (no agent): after step 0 the bid at 10000 shows 100; after step 1 the sell's
@@ -102,8 +106,10 @@ def test_passive_order_fills_only_after_the_queue_ahead(execution, make_syntheti
     assert bought == [0, 50, 50]
     tops = _first(out, at)["top"]
     assert np.all(tops[:3, 0] > tops[:3, 2])  # never crossed
-    # after step 2: 30 shares of the last sell rest at 10000 (100 more after re-synchronisation)
-    assert list(tops[2, :2]) == [BID, 130 if resync else 30]
+    # after step 2: 30 shares of the last sell rest at 10000. The file shows 130 there, but 100 of
+    # them traded with the agent instead of resting (its displacement, `envs.replay.impact`): the
+    # re-synchronisation leaves the 30 and does not restore them.
+    assert list(tops[2, :2]) == [BID, 30]
 
 
 def _row(levels):

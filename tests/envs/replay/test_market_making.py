@@ -32,26 +32,30 @@ def test_inventory_stays_within_its_limits(quoting, market_making):
     assert np.any(inventory != 0)  # the quotes did trade
 
 
-def test_quotes_trade_only_when_replayed_flow_reaches_them(market_making, goog_days, at):
-    """Pure replay through the reference book: the agent is never the aggressor (its messages
-    trade nothing), and its trades are those the reference book finds."""
+def test_quotes_trade_only_when_replayed_flow_reaches_them(
+    market_making, goog_days, at, replay_reference
+):
+    """Pure replay through the reference book with the queue-true rule of the tests: the agent is
+    never the aggressor (its messages trade nothing), and its trades are those the reference book
+    finds, most of them executions that reach its quote in the queue."""
     out = market_making.run(goog_days, _random_quotes(1), resync=False)
-    traded = 0
+    traded = queued = 0
     for d, day in enumerate(goog_days):
         for b in range(4):
             episode = at(out[2], d, b)
             book = ref.book_from_snapshot(np.asarray(day.initial_row[b]), 48, 10, 1, 2)
             for t in range(8):
+                msgs = np.asarray(episode["msgs"][t])
                 step_volume = 0
-                for msg in np.asarray(episode["msgs"][t]).tolist():
+                for msg in msgs[msgs[:, 5] == AGENT].tolist():
                     book, fills = ref.apply_message(book, msg)
-                    if msg[5] == AGENT:
-                        assert fills.totals.volume == 0  # post-only quotes
-                    step_volume += fills.totals.bought_volume[AGENT]
-                    step_volume += fills.totals.sold_volume[AGENT]
+                    assert fills.totals.volume == 0  # post-only quotes
+                book, totals = replay_reference(book, msgs[msgs[:, 5] != AGENT])
+                step_volume = totals.bought_volume[AGENT] + totals.sold_volume[AGENT]
                 assert int(episode["info"]["agent_volume"][t]) == step_volume
                 traded += step_volume
-    assert traded > 0
+                queued += int(episode["info"]["queue_fills"][t])
+    assert traded > 0 and queued > 0
 
 
 def test_pnl_is_cash_plus_inventory_at_the_mid(quoting, market_making, at):

@@ -38,9 +38,12 @@ def pure_run(execution, goog_days):
     return actions, execution.run(goog_days, actions, resync=False, quantity=300)
 
 
-def test_pure_replay_matches_the_reference_book(execution, goog_days, pure_run, at):
+def test_pure_replay_matches_the_reference_book(
+    execution, goog_days, pure_run, at, replay_reference
+):
     """Every message the environment applied, replayed through the independent Python book from the
-    window's first row, gives the same trades (agent's, others', in total) and the same book."""
+    window's first row with the queue-true rule written in the tests (`conftest.reference_step`),
+    gives the same trades (agent's, others', in total) and the same book."""
     _, out = pure_run
     obs0, state0, steps = out
     for d, day in enumerate(goog_days):
@@ -53,8 +56,7 @@ def test_pure_replay_matches_the_reference_book(execution, goog_days, pure_run, 
             bought_cash = 0
             done = False
             for t in range(8):
-                book, record = ref.apply_messages(book, episode["msgs"][t])
-                tot = record.totals
+                book, tot = replay_reference(book, episode["msgs"][t])
                 info = jax.tree.map(lambda x, t=t: np.asarray(x)[t], episode["info"])
                 metrics = info[METRICS]
                 if done:  # after the episode nothing happens
@@ -91,6 +93,7 @@ def test_pure_replay_matches_the_reference_book(execution, goog_days, pure_run, 
                 for name, values in got.items():
                     np.testing.assert_array_equal(values, expected[side][name])
             assert bought <= 300  # never overfilled
+    assert np.sum(steps["info"]["queue_fills"]) > 0  # the rule was exercised
 
 
 def test_task_completes_by_the_deadline(pure_run, at):
@@ -129,11 +132,12 @@ def test_resync_without_agent_orders_reproduces_the_file(execution, goog_days):
 
 def test_resync_keeps_other_volume_equal_to_the_file(execution, goog_days):
     """With the agent's orders in the book, the other traders' volume at each visible price equals
-    the file's (where the price does not cross the agent's quotes), and each price has at most one
-    order the engine's unknown-id fallback can reduce."""
+    the file's less the agent's displacement (`envs.replay.impact`, 0 where it took nothing;
+    where the price does not cross the agent's quotes), and each price has at most one order the
+    engine's unknown-id fallback can reduce."""
     out = execution.run(goog_days, _random_actions(2), resync=True, quantity=600)
     steps = out[2]
-    checked = 0
+    checked = displaced = 0
     for d, day in enumerate(goog_days):
         rows = np.asarray(day.step_rows)
         for b in range(4):
@@ -155,20 +159,25 @@ def test_resync_keeps_other_volume_equal_to_the_file(execution, goog_days):
                     ],
                     default=-(2**31),
                 )
-                for side, offset in (("asks", 0), ("bids", 2)):
+                impact = steps["state"].impact
+                for side, offset, k in (("asks", 0, 1), ("bids", 2, 0)):
                     price, qty = books[side]["price"], books[side]["quantity"]
                     mine = books[side]["trader_id"] == AGENT
+                    d_price = np.asarray(impact.price[d, b, t, k])
+                    d_amount = np.asarray(impact.amount[d, b, t, k])
                     for p, size in zip(row[offset::4], row[offset + 1 :: 4]):
                         if size <= 0 or (side == "asks" and p <= agent_bid):
                             continue  # empty, or through the agent's bid (left out)
-                        assert int(qty[(price == p) & ~mine].sum()) == size
+                        owed = int(d_amount[(d_price == p) & (d_amount != 0)].sum())
+                        assert int(qty[(price == p) & ~mine].sum()) == max(size - owed, 0)
+                        displaced += owed != 0
                         checked += 1
                     fallback = books[side]["order_id"] <= SNAPSHOT_ID_BASE
                     for p in np.unique(price):
                         assert np.sum((price == p) & fallback) <= 1
                 if steps["done"][d, b, t]:
                     break  # the book stays as it is once the task is done
-    assert checked > 500
+    assert checked > 500 and displaced > 0
 
 
 def test_same_key_same_result_and_draws_stay_in_range(execution, goog_days):
@@ -208,6 +217,11 @@ MARKET_INFO = {
     "resync_dropped",
     "evicted_orders",
     "unmatched_messages",
+    "queue_fills",
+    "self_trade_cancels",
+    "data_id_refused",
+    "impact_displaced",
+    "impact_overflow",
 }
 EXECUTION_INFO = {
     "advantage",
@@ -220,12 +234,16 @@ EXECUTION_INFO = {
     "shortfall_vwap_bps",
     "unfilled",
     "liquidated",
+    "unfilled_charge",
+    "unfilled_price",
+    "unfilled_cost",
+    "shortfall_charged_bps",
 }
 GYMNAX_INFO = {"terminated", "truncated", "final_observation"}
 
 
 SUMMARIES = {
-    "execution": EXECUTION_INFO - {"advantage", "drift"},
+    "execution": EXECUTION_INFO - {"advantage", "drift", "unfilled_charge"},
     "market_making": {"pnl", "terminal_inventory", "traded"},
 }
 

@@ -1,0 +1,190 @@
+"""Queue-true fills: a data execution is the trace of a marketable order, and the agent's orders with
+priority over the order it names trade first.
+
+LOBSTER records every trade as an execution of a resting order (type 4, visible; type 5, hidden),
+never as a marketable submission. Replayed as-is, an execution reduces the order it names even when
+the agent's order rests ahead of it. Here each execution of ``s`` shares at price ``p`` on side
+``d`` is an aggressor of ``s`` shares: it first takes, in priority order, the agent's orders on side
+``d`` that rank ahead of the named order, and only the remainder reaches the data:
+
+- type 4 naming order ``X``: the agent's orders at better prices than ``p``, and those at ``p`` that
+  arrived before ``X``, fill first; the remainder reduces ``X`` as the engine does (by id, else the
+  snapshot aggregate at ``p``: the aggregate stands for orders placed before the book was built, so
+  it ranks where it rests). When the book knows neither, ``X`` is taken to be at the back of its
+  level (where the re-synchronisation puts volume the engine has not seen), so every agent order at
+  ``p`` or better ranks ahead (also when ``X`` rests at another price or side, a message that
+  contradicts the book: the engine counts its remainder as unmatched);
+- type 5 (hidden): NASDAQ gives displayed orders priority over hidden ones at the same price, so
+  every agent order (all are displayed) at ``p`` or better fills first; the remainder stays a hidden
+  execution, recorded off-book.
+
+The agent's fills change only the agent's orders (reduced, removed when used up) and are recorded
+as trades between the data's aggressor (trader 0) and the agent (the resting side). Without an
+agent order ahead the message and the book are exactly what the engine alone would produce, so a
+replay of the data alone is unchanged. Nothing fills while the book is halted (``allowed``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from envs.replay.market import AGENT
+from jaxlob import messages as m
+from jaxlob.backend import cpu_tricks
+from jaxlob.priority import ring_cumsum
+from jaxlob.records import TradeTotals, zero_totals
+from jaxlob.state import SNAPSHOT_ID_BASE, BookState, Side
+
+_I32 = jnp.int32
+_F32 = jnp.float32
+
+
+def _pick_side(book: BookState, on_bids) -> Side:
+    return jax.tree.map(lambda b, a: jnp.where(on_bids, b, a), book.bids, book.asks)
+
+
+def _materialise(*values):
+    """``values`` (int32 or bool scalars) unchanged, made the output of a reduction when
+    `jaxlob.backend.cpu_tricks` is on: XLA:CPU otherwise copies a per-book computation into every
+    per-slot loop that reads it and redoes it for each slot (the engine does the same)."""
+    if not cpu_tricks():
+        return values
+    leaves, tree = jax.tree.flatten(values)
+    stacked = jnp.stack([x.astype(_I32) for x in leaves])
+    spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
+    summed = jnp.sum(spread, axis=1, dtype=_I32)
+    out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
+    return jax.tree.unflatten(tree, out)
+
+
+def _without(side: Side, rank, valid, gone) -> Side:
+    """``side`` without the orders flagged ``gone``, rebuilt in priority order (head 0)."""
+    n = side.price.shape[-1]
+    before = ring_cumsum(gone.astype(_I32), side.head, exclusive=True)
+    dest = jnp.where(valid & ~gone, rank - before, n)
+
+    def move(x):
+        return jnp.zeros_like(x).at[dest].set(x, mode="drop")
+
+    return Side(
+        price=move(side.price),
+        quantity=move(side.quantity),
+        order_id=move(side.order_id),
+        trader_id=move(side.trader_id),
+        arrival=move(side.arrival),
+        head=jnp.zeros((), _I32),
+        count=side.count - jnp.sum(gone, dtype=_I32),
+    )
+
+
+def queue_fill(
+    book: BookState, msg, allowed
+) -> tuple[BookState, jax.Array, TradeTotals, jax.Array, jax.Array]:
+    """Fill the agent's orders ahead of a data execution ``msg`` (see the module docstring).
+
+    Returns the book with the agent's orders reduced, the message to give the engine (its size cut
+    to the remainder; padding when nothing is left, the clock kept by the caller), the agent's trades
+    as `TradeTotals`, the shares the agent's orders took, and the shares of the order a CANCEL,
+    DELETE or EXECUTE names (by id at its price on its side, else the snapshot aggregate there; 0
+    when the book has neither), for `envs.replay.impact`.
+    """
+    typ, direction, size = msg[m.TYPE], msg[m.DIRECTION], msg[m.SIZE]
+    execution = (typ == m.EXECUTE) | (typ == m.HIDDEN)
+    on_bids = direction == m.BUY
+    applies = allowed & execution & (on_bids | (direction == m.SELL)) & (size > 0)
+    return _fill(book, msg, on_bids, applies)
+
+
+def _fill(book: BookState, msg, on_bids, applies):
+    typ, size = msg[m.TYPE], msg[m.SIZE]
+    price, oid = msg[m.PRICE], msg[m.ORDER_ID]
+    on_bids, applies = _materialise(on_bids, applies)
+    bids, asks = book.bids, book.asks
+
+    def pick(name):
+        return jnp.where(on_bids, getattr(bids, name), getattr(asks, name))
+
+    s_price, s_qty, s_oid, s_trader = (
+        pick("price"),
+        pick("quantity"),
+        pick("order_id"),
+        pick("trader_id"),
+    )
+    n = s_price.shape[-1]
+    head = jnp.where(on_bids, bids.head, asks.head)
+    count = jnp.where(on_bids, bids.count, asks.count)
+    rank = jnp.arange(n, dtype=_I32) - head
+    rank = jnp.where(rank < 0, rank + n, rank)
+    valid = rank < count
+    at_price = valid & (s_price == price)
+    by_id = at_price & (s_oid == oid)
+    aggregate = at_price & (s_oid <= SNAPSHOT_ID_BASE)
+    better = valid & jnp.where(on_bids, s_price >= price, s_price <= price)
+    # Rank + 1 of the order named by id and of the aggregate (0: none); the back of level p.
+    code_id = jnp.sum(jnp.where(by_id, rank + 1, 0), dtype=_I32)
+    code_agg = jnp.sum(jnp.where(aggregate, rank + 1, 0), dtype=_I32)
+    back = jnp.sum(better, dtype=_I32)
+    has_id = code_id > 0
+    found = jnp.sum(jnp.where(jnp.where(has_id, by_id, aggregate), s_qty, 0), dtype=_I32)
+    named_rank = jnp.where(code_id > 0, code_id, jnp.where(code_agg > 0, code_agg, back + 1)) - 1
+    named_rank = jnp.where(typ == m.HIDDEN, back, named_rank)
+    (named_rank,) = _materialise(jnp.where(applies, named_rank, 0))
+
+    ahead = valid & (s_trader == AGENT) & (rank < named_rank)
+    q_ahead = jnp.where(ahead, s_qty, 0)
+    before = ring_cumsum(q_ahead, head, exclusive=True)
+    fill = jnp.clip(size - before, 0, q_ahead)
+    filled = jnp.sum(fill, dtype=_I32)
+    gone = (fill > 0) & (fill == s_qty)
+    any_gone, touched = _materialise(jnp.any(gone), filled > 0)
+
+    book = book.replace(
+        bids=bids.replace(quantity=bids.quantity - jnp.where(on_bids, fill, 0)),
+        asks=asks.replace(quantity=asks.quantity - jnp.where(on_bids, 0, fill)),
+    )
+    # A used-up order leaves its side (the layout is kept when none is used up).
+    removed = _remove(book, on_bids, rank, valid, gone)
+    book = jax.tree.map(lambda r, b: jnp.where(any_gone, r, b), removed, book)
+
+    rest = size - filled
+    data_msg = msg.at[m.SIZE].set(rest)
+    data_msg = jnp.where(rest == 0, jnp.zeros_like(msg), data_msg)
+    data_msg = jnp.where(touched, data_msg, msg)
+
+    notional = jnp.sum(fill.astype(_F32) * s_price.astype(_F32))
+    traders = jnp.arange(book.num_traders, dtype=_I32)
+    agent_v = jnp.where(traders == AGENT, filled, 0)
+    data_v = jnp.where(traders == 0, filled, 0)
+    agent_n = jnp.where(traders == AGENT, notional, 0.0)
+    data_n = jnp.where(traders == 0, notional, 0.0)
+    totals = zero_totals(book.num_traders).replace(
+        volume=filled,
+        notional=notional,
+        num_fills=jnp.sum(fill > 0, dtype=_I32),
+        bought_volume=jnp.where(on_bids, agent_v, data_v),
+        sold_volume=jnp.where(on_bids, data_v, agent_v),
+        bought_notional=jnp.where(on_bids, agent_n, data_n),
+        sold_notional=jnp.where(on_bids, data_n, agent_n),
+    )
+    book, data_msg = _settled(book, data_msg)
+    return book, data_msg, totals, filled, found
+
+
+def _remove(book: BookState, on_bids, rank, valid, gone) -> BookState:
+    side = _pick_side(book, on_bids)
+    compact = _without(side, rank, valid, gone)
+    bids = jax.tree.map(lambda c, b: jnp.where(on_bids, c, b), compact, book.bids)
+    asks = jax.tree.map(lambda c, a: jnp.where(on_bids, a, c), compact, book.asks)
+    return book.replace(bids=bids, asks=asks)
+
+
+def _settled(book: BookState, msg):
+    """The engine reads these per slot: computed once here, not again inside its loops."""
+    fields = _materialise(*[msg[k] for k in range(m.NUM_FIELDS)])
+    heads = _materialise(book.bids.head, book.bids.count, book.asks.head, book.asks.count)
+    book = book.replace(
+        bids=book.bids.replace(head=heads[0], count=heads[1]),
+        asks=book.asks.replace(head=heads[2], count=heads[3]),
+    )
+    return book, jnp.stack(fields)
