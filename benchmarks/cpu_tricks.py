@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from benchmarks.scale import scale
+from benchmarks.timing import run_measure_subprocess
 
 WORKLOADS = {
     "quick": (("rollout", 100_000), ("book", 100, 1000), ("table", 8192)),
@@ -33,7 +33,6 @@ WORKLOADS = {
 }
 TIMEOUT_S = 900
 ROOT = Path(__file__).resolve().parents[1]
-_MARK = "CPU_TRICKS_RESULT "
 
 
 def measure(kind: str, *sizes: int) -> dict:
@@ -96,23 +95,13 @@ def _subprocess(kind: str, sizes: tuple[int, ...], tricks: str, devices: int | N
             f for f in env.get("XLA_FLAGS", "").split() if "host_platform_device_count" not in f
         ]
         env["XLA_FLAGS"] = " ".join([*flags, f"--xla_force_host_platform_device_count={devices}"])
-    code = (
-        "import json, sys; from benchmarks.cpu_tricks import measure; "
-        f"print({_MARK!r} + json.dumps(measure({kind!r}, *{list(sizes)!r})))"
+    return run_measure_subprocess(
+        "benchmarks.cpu_tricks",
+        (kind, *sizes),
+        env,
+        f"cpu_tricks subprocess ({kind} {sizes}, {tricks})",
+        TIMEOUT_S,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    lines = [x for x in out.stdout.splitlines() if x.startswith(_MARK)]
-    if out.returncode or not lines:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"cpu_tricks subprocess ({kind} {sizes}, {tricks}): {tail[0]}")
-    return json.loads(lines[-1][len(_MARK) :])
 
 
 def _row(kind, sizes, setting, result, reference=None) -> dict:

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 from benchmarks.scale import scale
+from benchmarks.timing import run_measure_subprocess
 
 ENV = "cartea_jaimungal_mm"
 DEVICE_COUNTS = (1, 2)
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 900
-_MARK = "TRAINING_SCALING_RESULT "
 SIZES = {"quick": (64, 2, 2), "cpu": (256, 5, 3), "gpu": (4096, 10, 3)}  # envs, updates, repeats
 
 
@@ -77,23 +77,13 @@ def _subprocess(num_devices: int, sizes: tuple[int, int, int]) -> dict:
         [*flags, f"--xla_force_host_platform_device_count={max(DEVICE_COUNTS)}"]
     )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    code = (
-        "import json; from benchmarks.training_scaling import measure; "
-        f"print({_MARK!r} + json.dumps(measure({num_devices}, *{list(sizes)!r})))"
+    return run_measure_subprocess(
+        "benchmarks.training_scaling",
+        (num_devices, *sizes),
+        env,
+        f"training_scaling subprocess ({num_devices} devices)",
+        TIMEOUT_S,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    lines = [x for x in out.stdout.splitlines() if x.startswith(_MARK)]
-    if out.returncode or not lines:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(tail[0])
-    return json.loads(lines[-1][len(_MARK) :])
 
 
 def run(quick: bool = False) -> dict:
