@@ -58,26 +58,6 @@ def _materialise(*values):
     return jax.tree.unflatten(tree, out)
 
 
-def _without(side: Side, rank, valid, gone) -> Side:
-    """``side`` without the orders flagged ``gone``, rebuilt in priority order (head 0)."""
-    n = side.price.shape[-1]
-    before = ring_cumsum(gone.astype(_I32), side.head, exclusive=True)
-    dest = jnp.where(valid & ~gone, rank - before, n)
-
-    def move(x):
-        return jnp.zeros_like(x).at[dest].set(x, mode="drop")
-
-    return Side(
-        price=move(side.price),
-        quantity=move(side.quantity),
-        order_id=move(side.order_id),
-        trader_id=move(side.trader_id),
-        arrival=move(side.arrival),
-        head=jnp.zeros((), _I32),
-        count=side.count - jnp.sum(gone, dtype=_I32),
-    )
-
-
 def queue_fill(
     book: BookState, msg, allowed
 ) -> tuple[BookState, jax.Array, TradeTotals, jax.Array, jax.Array]:
@@ -137,15 +117,14 @@ def _fill(book: BookState, msg, on_bids, applies):
     fill = jnp.clip(size - before, 0, q_ahead)
     filled = jnp.sum(fill, dtype=_I32)
     gone = (fill > 0) & (fill == s_qty)
-    any_gone, touched = _materialise(jnp.any(gone), filled > 0)
+    (touched,) = _materialise(filled > 0)
 
     book = book.replace(
         bids=bids.replace(quantity=bids.quantity - jnp.where(on_bids, fill, 0)),
         asks=asks.replace(quantity=asks.quantity - jnp.where(on_bids, 0, fill)),
     )
     # A used-up order leaves its side (the layout is kept when none is used up).
-    removed = _remove(book, on_bids, rank, valid, gone)
-    book = jax.tree.map(lambda r, b: jnp.where(any_gone, r, b), removed, book)
+    book = _remove_used_up(book, on_bids, jnp.sum(gone, dtype=_I32))
 
     rest = size - filled
     data_msg = msg.at[m.SIZE].set(rest)
@@ -171,11 +150,43 @@ def _fill(book: BookState, msg, on_bids, applies):
     return book, data_msg, totals, filled, found
 
 
-def _remove(book: BookState, on_bids, rank, valid, gone) -> BookState:
-    side = _pick_side(book, on_bids)
-    compact = _without(side, rank, valid, gone)
-    bids = jax.tree.map(lambda c, b: jnp.where(on_bids, c, b), compact, book.bids)
-    asks = jax.tree.map(lambda c, a: jnp.where(on_bids, a, c), compact, book.asks)
+def _remove_used_up(book: BookState, on_bids, used_up) -> BookState:
+    """``book`` without the ``used_up`` agent orders of quantity 0 on the bids (``on_bids``) or
+    the asks (those a fill used up; the engine leaves no order at 0), removed best first as the
+    engine removes one order: the ranks ahead of it move one slot back and the head passes it.
+    Under vmap the loop runs while some book of the batch still holds one (rarely)."""
+
+    def drop_first(side: Side, here) -> Side:
+        n = side.price.shape[-1]
+        rank = jnp.arange(n, dtype=_I32) - side.head
+        rank = jnp.where(rank < 0, rank + n, rank)
+        valid = rank < side.count
+        used = valid & (side.quantity == 0) & (side.trader_id == AGENT)
+        first = jnp.min(jnp.where(used, rank, n))
+        (first,) = _materialise(first)
+        hit = here & (first < n)
+        shift = hit & (rank >= 1) & (rank <= first)
+
+        def move(x):
+            x = jnp.where(shift, jnp.concatenate([x[-1:], x[:-1]]), x)
+            return jnp.where(hit & (rank == 0), 0, x)
+
+        head = side.head + hit.astype(_I32)
+        return Side(
+            price=move(side.price),
+            quantity=move(side.quantity),
+            order_id=move(side.order_id),
+            trader_id=move(side.trader_id),
+            arrival=move(side.arrival),
+            head=jnp.where(head >= n, head - n, head),
+            count=side.count - hit.astype(_I32),
+        )
+
+    def body(carry):
+        bids, asks, left = carry
+        return drop_first(bids, on_bids), drop_first(asks, ~on_bids), left - 1
+
+    bids, asks, _ = jax.lax.while_loop(lambda c: c[2] > 0, body, (book.bids, book.asks, used_up))
     return book.replace(bids=bids, asks=asks)
 
 
