@@ -32,7 +32,6 @@ import jax.numpy as jnp
 from envs.replay.market import AGENT
 from jaxlob import messages as m
 from jaxlob.backend import cpu_tricks
-from jaxlob.priority import ring_cumsum
 from jaxlob.records import TradeTotals, zero_totals
 from jaxlob.state import SNAPSHOT_ID_BASE, BookState, Side
 
@@ -112,26 +111,15 @@ def _fill(book: BookState, msg, on_bids, applies):
     (named_rank,) = _materialise(jnp.where(applies, named_rank, 0))
 
     ahead = valid & (s_trader == AGENT) & (rank < named_rank)
-    q_ahead = jnp.where(ahead, s_qty, 0)
-    before = ring_cumsum(q_ahead, head, exclusive=True)
-    fill = jnp.clip(size - before, 0, q_ahead)
-    filled = jnp.sum(fill, dtype=_I32)
-    gone = (fill > 0) & (fill == s_qty)
+    (num_ahead,) = _materialise(jnp.sum(ahead, dtype=_I32))
+    book, filled, notional, num_fills = _take_ahead(book, on_bids, size, named_rank, num_ahead)
     (touched,) = _materialise(filled > 0)
-
-    book = book.replace(
-        bids=bids.replace(quantity=bids.quantity - jnp.where(on_bids, fill, 0)),
-        asks=asks.replace(quantity=asks.quantity - jnp.where(on_bids, 0, fill)),
-    )
-    # A used-up order leaves its side (the layout is kept when none is used up).
-    book = _remove_used_up(book, on_bids, jnp.sum(gone, dtype=_I32))
 
     rest = size - filled
     data_msg = msg.at[m.SIZE].set(rest)
     data_msg = jnp.where(rest == 0, jnp.zeros_like(msg), data_msg)
     data_msg = jnp.where(touched, data_msg, msg)
 
-    notional = jnp.sum(fill.astype(_F32) * s_price.astype(_F32))
     traders = jnp.arange(book.num_traders, dtype=_I32)
     agent_v = jnp.where(traders == AGENT, filled, 0)
     data_v = jnp.where(traders == 0, filled, 0)
@@ -140,7 +128,7 @@ def _fill(book: BookState, msg, on_bids, applies):
     totals = zero_totals(book.num_traders).replace(
         volume=filled,
         notional=notional,
-        num_fills=jnp.sum(fill > 0, dtype=_I32),
+        num_fills=num_fills,
         bought_volume=jnp.where(on_bids, agent_v, data_v),
         sold_volume=jnp.where(on_bids, data_v, agent_v),
         bought_notional=jnp.where(on_bids, agent_n, data_n),
@@ -150,44 +138,61 @@ def _fill(book: BookState, msg, on_bids, applies):
     return book, data_msg, totals, filled, found
 
 
-def _remove_used_up(book: BookState, on_bids, used_up) -> BookState:
-    """``book`` without the ``used_up`` agent orders of quantity 0 on the bids (``on_bids``) or
-    the asks (those a fill used up; the engine leaves no order at 0), removed best first as the
-    engine removes one order: the ranks ahead of it move one slot back and the head passes it.
-    Under vmap the loop runs while some book of the batch still holds one (rarely)."""
+def _take_ahead(book: BookState, on_bids, size, named_rank, num_ahead):
+    """The agent's ``num_ahead`` orders ranked ahead of ``named_rank`` on the bids (``on_bids``) or
+    the asks filled best first by ``size`` shares, one order a round: a used-up order leaves its
+    side as the engine removes one (the ranks ahead of it move one slot back and the head passes
+    it), a partly filled one ends the rounds. Under vmap the rounds run as long as the busiest book
+    of the batch needs them (none when no book has an agent order ahead). Returns the book, the
+    shares filled, their notional and the number of orders filled."""
 
-    def drop_first(side: Side, here) -> Side:
+    def take_first(side: Side, here, left, bound):
         n = side.price.shape[-1]
         rank = jnp.arange(n, dtype=_I32) - side.head
         rank = jnp.where(rank < 0, rank + n, rank)
-        valid = rank < side.count
-        used = valid & (side.quantity == 0) & (side.trader_id == AGENT)
-        first = jnp.min(jnp.where(used, rank, n))
-        (first,) = _materialise(first)
-        hit = here & (first < n)
-        shift = hit & (rank >= 1) & (rank <= first)
+        first = jnp.min(jnp.where((side.trader_id == AGENT) & (rank < bound), rank, n))
+        slot = side.head + first
+        slot = jnp.where(slot >= n, slot - n, slot)
+        slot = jnp.where(first < n, slot, 0)
+        quantity, price = side.quantity[slot], side.price[slot]
+        take = jnp.where(here & (first < n), jnp.minimum(left, quantity), 0)
+        first, slot, take, used = _materialise(first, slot, take, (take > 0) & (take == quantity))
+        shift = used & (rank >= 1) & (rank <= first)
+        less = jnp.where(~used & (jnp.arange(n, dtype=_I32) == slot), take, 0)
 
         def move(x):
             x = jnp.where(shift, jnp.concatenate([x[-1:], x[:-1]]), x)
-            return jnp.where(hit & (rank == 0), 0, x)
+            return jnp.where(used & (rank == 0), 0, x)
 
-        head = side.head + hit.astype(_I32)
-        return Side(
+        head = side.head + used.astype(_I32)
+        side = Side(
             price=move(side.price),
-            quantity=move(side.quantity),
+            quantity=move(side.quantity - less),
             order_id=move(side.order_id),
             trader_id=move(side.trader_id),
             arrival=move(side.arrival),
             head=jnp.where(head >= n, head - n, head),
-            count=side.count - hit.astype(_I32),
+            count=side.count - used.astype(_I32),
         )
+        return side, take, price, used
 
     def body(carry):
-        bids, asks, left = carry
-        return drop_first(bids, on_bids), drop_first(asks, ~on_bids), left - 1
+        bids, asks, left, bound, done, notional, num_fills = carry
+        bids, take_b, price_b, used_b = take_first(bids, on_bids, left, bound)
+        asks, take_a, price_a, used_a = take_first(asks, ~on_bids, left, bound)
+        take = take_b + take_a
+        price = jnp.where(on_bids, price_b, price_a)
+        notional = notional + take.astype(_F32) * price.astype(_F32)
+        bound = bound - (used_b | used_a).astype(_I32)
+        fills = num_fills + (take > 0).astype(_I32)
+        return bids, asks, left - take, bound, done + 1, notional, fills
 
-    bids, asks, _ = jax.lax.while_loop(lambda c: c[2] > 0, body, (book.bids, book.asks, used_up))
-    return book.replace(bids=bids, asks=asks)
+    zero = jnp.zeros((), _I32)
+    start = (book.bids, book.asks, size, named_rank, zero, jnp.zeros((), _F32), zero)
+    bids, asks, left, _, _, notional, num_fills = jax.lax.while_loop(
+        lambda c: (c[2] > 0) & (c[4] < num_ahead), body, start
+    )
+    return book.replace(bids=bids, asks=asks), size - left, notional, num_fills
 
 
 def _settled(book: BookState, msg):
