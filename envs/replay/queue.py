@@ -37,6 +37,8 @@ from jaxlob.state import SNAPSHOT_ID_BASE, BookState, Side
 
 _I32 = jnp.int32
 _F32 = jnp.float32
+_NONE = 1 << 30  # "no such order" in the read pass's min (ranks are below 2**15)
+_AGGREGATE_KEY = 1 << 16
 
 
 def _pick_side(book: BookState, on_bids) -> Side:
@@ -84,12 +86,7 @@ def _fill(book: BookState, msg, on_bids, applies):
     def pick(name):
         return jnp.where(on_bids, getattr(bids, name), getattr(asks, name))
 
-    s_price, s_qty, s_oid, s_trader = (
-        pick("price"),
-        pick("quantity"),
-        pick("order_id"),
-        pick("trader_id"),
-    )
+    s_price, s_oid, s_trader = pick("price"), pick("order_id"), pick("trader_id")
     n = s_price.shape[-1]
     head = jnp.where(on_bids, bids.head, asks.head)
     count = jnp.where(on_bids, bids.count, asks.count)
@@ -97,16 +94,22 @@ def _fill(book: BookState, msg, on_bids, applies):
     rank = jnp.where(rank < 0, rank + n, rank)
     valid = rank < count
     at_price = valid & (s_price == price)
-    by_id = at_price & (s_oid == oid)
-    aggregate = at_price & (s_oid <= SNAPSHOT_ID_BASE)
+    # One min finds the order named by id (key: its rank), else the aggregate (2**16 + rank).
+    key = jnp.where(
+        at_price & (s_oid == oid),
+        rank,
+        jnp.where(at_price & (s_oid <= SNAPSHOT_ID_BASE), rank + _AGGREGATE_KEY, _NONE),
+    )
+    first = jnp.min(key)
     better = valid & jnp.where(on_bids, s_price >= price, s_price <= price)
-    # Rank + 1 of the order named by id and of the aggregate (0: none); the back of level p.
-    code_id = jnp.sum(jnp.where(by_id, rank + 1, 0), dtype=_I32)
-    code_agg = jnp.sum(jnp.where(aggregate, rank + 1, 0), dtype=_I32)
-    back = jnp.sum(better, dtype=_I32)
-    has_id = code_id > 0
-    found = jnp.sum(jnp.where(jnp.where(has_id, by_id, aggregate), s_qty, 0), dtype=_I32)
-    named_rank = jnp.where(code_id > 0, code_id, jnp.where(code_agg > 0, code_agg, back + 1)) - 1
+    back = jnp.sum(better, dtype=_I32)  # the back of level p
+    named = jnp.where(first < _AGGREGATE_KEY, first, first - _AGGREGATE_KEY)
+    slot = jnp.where(first < _NONE, head + named, 0)
+    slot = jnp.where(slot >= n, slot - n, slot)
+    found = jnp.where(
+        first < _NONE, jnp.where(on_bids, bids.quantity[slot], asks.quantity[slot]), 0
+    )
+    named_rank = jnp.where(first < _NONE, named, back)
     named_rank = jnp.where(typ == m.HIDDEN, back, named_rank)
     (named_rank,) = _materialise(jnp.where(applies, named_rank, 0))
 
