@@ -32,12 +32,13 @@ import jax.numpy as jnp
 from envs.replay.market import AGENT
 from jaxlob import messages as m
 from jaxlob.backend import cpu_tricks
-from jaxlob.priority import ring_cumsum
 from jaxlob.records import TradeTotals, zero_totals
 from jaxlob.state import SNAPSHOT_ID_BASE, BookState, Side
 
 _I32 = jnp.int32
 _F32 = jnp.float32
+_NONE = 1 << 30  # "no such order" in the read pass's min (ranks are below 2**15)
+_AGGREGATE_KEY = 1 << 16
 
 
 def _pick_side(book: BookState, on_bids) -> Side:
@@ -56,26 +57,6 @@ def _materialise(*values):
     summed = jnp.sum(spread, axis=1, dtype=_I32)
     out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
     return jax.tree.unflatten(tree, out)
-
-
-def _without(side: Side, rank, valid, gone) -> Side:
-    """``side`` without the orders flagged ``gone``, rebuilt in priority order (head 0)."""
-    n = side.price.shape[-1]
-    before = ring_cumsum(gone.astype(_I32), side.head, exclusive=True)
-    dest = jnp.where(valid & ~gone, rank - before, n)
-
-    def move(x):
-        return jnp.zeros_like(x).at[dest].set(x, mode="drop")
-
-    return Side(
-        price=move(side.price),
-        quantity=move(side.quantity),
-        order_id=move(side.order_id),
-        trader_id=move(side.trader_id),
-        arrival=move(side.arrival),
-        head=jnp.zeros((), _I32),
-        count=side.count - jnp.sum(gone, dtype=_I32),
-    )
 
 
 def queue_fill(
@@ -105,12 +86,7 @@ def _fill(book: BookState, msg, on_bids, applies):
     def pick(name):
         return jnp.where(on_bids, getattr(bids, name), getattr(asks, name))
 
-    s_price, s_qty, s_oid, s_trader = (
-        pick("price"),
-        pick("quantity"),
-        pick("order_id"),
-        pick("trader_id"),
-    )
+    s_price, s_oid, s_trader = pick("price"), pick("order_id"), pick("trader_id")
     n = s_price.shape[-1]
     head = jnp.where(on_bids, bids.head, asks.head)
     count = jnp.where(on_bids, bids.count, asks.count)
@@ -118,41 +94,35 @@ def _fill(book: BookState, msg, on_bids, applies):
     rank = jnp.where(rank < 0, rank + n, rank)
     valid = rank < count
     at_price = valid & (s_price == price)
-    by_id = at_price & (s_oid == oid)
-    aggregate = at_price & (s_oid <= SNAPSHOT_ID_BASE)
+    # One min finds the order named by id (key: its rank), else the aggregate (2**16 + rank).
+    key = jnp.where(
+        at_price & (s_oid == oid),
+        rank,
+        jnp.where(at_price & (s_oid <= SNAPSHOT_ID_BASE), rank + _AGGREGATE_KEY, _NONE),
+    )
+    first = jnp.min(key)
     better = valid & jnp.where(on_bids, s_price >= price, s_price <= price)
-    # Rank + 1 of the order named by id and of the aggregate (0: none); the back of level p.
-    code_id = jnp.sum(jnp.where(by_id, rank + 1, 0), dtype=_I32)
-    code_agg = jnp.sum(jnp.where(aggregate, rank + 1, 0), dtype=_I32)
-    back = jnp.sum(better, dtype=_I32)
-    has_id = code_id > 0
-    found = jnp.sum(jnp.where(jnp.where(has_id, by_id, aggregate), s_qty, 0), dtype=_I32)
-    named_rank = jnp.where(code_id > 0, code_id, jnp.where(code_agg > 0, code_agg, back + 1)) - 1
+    back = jnp.sum(better, dtype=_I32)  # the back of level p
+    named = jnp.where(first < _AGGREGATE_KEY, first, first - _AGGREGATE_KEY)
+    slot = jnp.where(first < _NONE, head + named, 0)
+    slot = jnp.where(slot >= n, slot - n, slot)
+    found = jnp.where(
+        first < _NONE, jnp.where(on_bids, bids.quantity[slot], asks.quantity[slot]), 0
+    )
+    named_rank = jnp.where(first < _NONE, named, back)
     named_rank = jnp.where(typ == m.HIDDEN, back, named_rank)
     (named_rank,) = _materialise(jnp.where(applies, named_rank, 0))
 
     ahead = valid & (s_trader == AGENT) & (rank < named_rank)
-    q_ahead = jnp.where(ahead, s_qty, 0)
-    before = ring_cumsum(q_ahead, head, exclusive=True)
-    fill = jnp.clip(size - before, 0, q_ahead)
-    filled = jnp.sum(fill, dtype=_I32)
-    gone = (fill > 0) & (fill == s_qty)
-    any_gone, touched = _materialise(jnp.any(gone), filled > 0)
-
-    book = book.replace(
-        bids=bids.replace(quantity=bids.quantity - jnp.where(on_bids, fill, 0)),
-        asks=asks.replace(quantity=asks.quantity - jnp.where(on_bids, 0, fill)),
-    )
-    # A used-up order leaves its side (the layout is kept when none is used up).
-    removed = _remove(book, on_bids, rank, valid, gone)
-    book = jax.tree.map(lambda r, b: jnp.where(any_gone, r, b), removed, book)
+    (num_ahead,) = _materialise(jnp.sum(ahead, dtype=_I32))
+    book, filled, notional, num_fills = _take_ahead(book, on_bids, size, named_rank, num_ahead)
+    (touched,) = _materialise(filled > 0)
 
     rest = size - filled
     data_msg = msg.at[m.SIZE].set(rest)
     data_msg = jnp.where(rest == 0, jnp.zeros_like(msg), data_msg)
     data_msg = jnp.where(touched, data_msg, msg)
 
-    notional = jnp.sum(fill.astype(_F32) * s_price.astype(_F32))
     traders = jnp.arange(book.num_traders, dtype=_I32)
     agent_v = jnp.where(traders == AGENT, filled, 0)
     data_v = jnp.where(traders == 0, filled, 0)
@@ -161,7 +131,7 @@ def _fill(book: BookState, msg, on_bids, applies):
     totals = zero_totals(book.num_traders).replace(
         volume=filled,
         notional=notional,
-        num_fills=jnp.sum(fill > 0, dtype=_I32),
+        num_fills=num_fills,
         bought_volume=jnp.where(on_bids, agent_v, data_v),
         sold_volume=jnp.where(on_bids, data_v, agent_v),
         bought_notional=jnp.where(on_bids, agent_n, data_n),
@@ -171,12 +141,61 @@ def _fill(book: BookState, msg, on_bids, applies):
     return book, data_msg, totals, filled, found
 
 
-def _remove(book: BookState, on_bids, rank, valid, gone) -> BookState:
-    side = _pick_side(book, on_bids)
-    compact = _without(side, rank, valid, gone)
-    bids = jax.tree.map(lambda c, b: jnp.where(on_bids, c, b), compact, book.bids)
-    asks = jax.tree.map(lambda c, a: jnp.where(on_bids, a, c), compact, book.asks)
-    return book.replace(bids=bids, asks=asks)
+def _take_ahead(book: BookState, on_bids, size, named_rank, num_ahead):
+    """The agent's ``num_ahead`` orders ranked ahead of ``named_rank`` on the bids (``on_bids``) or
+    the asks filled best first by ``size`` shares, one order a round: a used-up order leaves its
+    side as the engine removes one (the ranks ahead of it move one slot back and the head passes
+    it), a partly filled one ends the rounds. Under vmap the rounds run as long as the busiest book
+    of the batch needs them (none when no book has an agent order ahead). Returns the book, the
+    shares filled, their notional and the number of orders filled."""
+
+    def take_first(side: Side, here, left, bound):
+        n = side.price.shape[-1]
+        rank = jnp.arange(n, dtype=_I32) - side.head
+        rank = jnp.where(rank < 0, rank + n, rank)
+        first = jnp.min(jnp.where((side.trader_id == AGENT) & (rank < bound), rank, n))
+        slot = side.head + first
+        slot = jnp.where(slot >= n, slot - n, slot)
+        slot = jnp.where(first < n, slot, 0)
+        quantity, price = side.quantity[slot], side.price[slot]
+        take = jnp.where(here & (first < n), jnp.minimum(left, quantity), 0)
+        first, slot, take, used = _materialise(first, slot, take, (take > 0) & (take == quantity))
+        shift = used & (rank >= 1) & (rank <= first)
+        less = jnp.where(~used & (jnp.arange(n, dtype=_I32) == slot), take, 0)
+
+        def move(x):
+            x = jnp.where(shift, jnp.concatenate([x[-1:], x[:-1]]), x)
+            return jnp.where(used & (rank == 0), 0, x)
+
+        head = side.head + used.astype(_I32)
+        side = Side(
+            price=move(side.price),
+            quantity=move(side.quantity - less),
+            order_id=move(side.order_id),
+            trader_id=move(side.trader_id),
+            arrival=move(side.arrival),
+            head=jnp.where(head >= n, head - n, head),
+            count=side.count - used.astype(_I32),
+        )
+        return side, take, price, used
+
+    def body(carry):
+        bids, asks, left, bound, done, notional, num_fills = carry
+        bids, take_b, price_b, used_b = take_first(bids, on_bids, left, bound)
+        asks, take_a, price_a, used_a = take_first(asks, ~on_bids, left, bound)
+        take = take_b + take_a
+        price = jnp.where(on_bids, price_b, price_a)
+        notional = notional + take.astype(_F32) * price.astype(_F32)
+        bound = bound - (used_b | used_a).astype(_I32)
+        fills = num_fills + (take > 0).astype(_I32)
+        return bids, asks, left - take, bound, done + 1, notional, fills
+
+    zero = jnp.zeros((), _I32)
+    start = (book.bids, book.asks, size, named_rank, zero, jnp.zeros((), _F32), zero)
+    bids, asks, left, _, _, notional, num_fills = jax.lax.while_loop(
+        lambda c: (c[2] > 0) & (c[4] < num_ahead), body, start
+    )
+    return book.replace(bids=bids, asks=asks), size - left, notional, num_fills
 
 
 def _settled(book: BookState, msg):
