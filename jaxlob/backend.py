@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 
 ENV_VAR = "JAXLOB_CPU_TRICKS"
 CHOICES = ("auto", "on", "off")
@@ -26,3 +27,24 @@ def cpu_tricks() -> bool:
     if choice == "auto":
         return jax.default_backend() == "cpu"
     return choice == "on"
+
+
+def materialise(*values):
+    """``values`` (int32 or bool scalars) unchanged; with `cpu_tricks()` computed once as
+    the output of a reduction.
+
+    XLA:CPU's fusion emitters copy a cheap per-book computation into every per-slot loop that
+    broadcasts its result and redo it for each slot (the shift plan of each book, for example):
+    several times slower. A reduction's output is not fused into its consumers, and this one (K
+    values spread over a K x 8 array and summed over the 8) is not simplified away, unlike
+    ``lax.optimization_barrier``, which does not stop that fusion on CPU. Other backends get the
+    values as they are.
+    """
+    if not cpu_tricks():
+        return values
+    leaves, tree = jax.tree.flatten(values)
+    stacked = jnp.stack([x.astype(jnp.int32) for x in leaves])
+    spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
+    summed = jnp.sum(spread, axis=1, dtype=jnp.int32)
+    out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
+    return jax.tree.unflatten(tree, out)

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxlob import messages as m
-from jaxlob.backend import cpu_tricks
+from jaxlob.backend import materialise as _materialise
 from jaxlob.priority import better_or_equal, logical_index, slot_of_rank
 from jaxlob.records import BatchRecord, Fills, TradeTotals, add_totals, zero_totals
 from jaxlob.state import (
@@ -74,27 +74,6 @@ def _count_of(flag) -> jax.Array:
 def _roll_from_prev(x: jax.Array) -> jax.Array:
     """out[i] = x[i - 1], cyclically."""
     return jnp.concatenate([x[-1:], x[:-1]])
-
-
-def _materialise(*values):
-    """``values`` (int32 or bool scalars) unchanged; with ``backend.cpu_tricks()`` computed once as
-    the output of a reduction.
-
-    XLA:CPU's fusion emitters copy a cheap per-book computation into every per-slot loop that
-    broadcasts its result and redo it for each slot (the shift plan of each book, for example):
-    several times slower. A reduction's output is not fused into its consumers, and this one (K
-    values spread over a K x 8 array and summed over the 8) is not simplified away, unlike
-    ``lax.optimization_barrier``, which does not stop that fusion on CPU. Other backends get the
-    values as they are.
-    """
-    if not cpu_tricks():
-        return values
-    leaves, tree = jax.tree.flatten(values)
-    stacked = jnp.stack([x.astype(_I32) for x in leaves])
-    spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
-    summed = jnp.sum(spread, axis=1, dtype=_I32)
-    out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
-    return jax.tree.unflatten(tree, out)
 
 
 def _in_range(x: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:

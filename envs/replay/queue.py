@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from envs.replay.market import AGENT
 from jaxlob import messages as m
-from jaxlob.backend import cpu_tricks
+from jaxlob.backend import materialise as _materialise
 from jaxlob.records import TradeTotals, zero_totals
 from jaxlob.state import SNAPSHOT_ID_BASE, BookState, Side
 
@@ -43,20 +43,6 @@ _AGGREGATE_KEY = 1 << 16
 
 def _pick_side(book: BookState, on_bids) -> Side:
     return jax.tree.map(lambda b, a: jnp.where(on_bids, b, a), book.bids, book.asks)
-
-
-def _materialise(*values):
-    """``values`` (int32 or bool scalars) unchanged, made the output of a reduction when
-    `jaxlob.backend.cpu_tricks` is on: XLA:CPU otherwise copies a per-book computation into every
-    per-slot loop that reads it and redoes it for each slot (the engine does the same)."""
-    if not cpu_tricks():
-        return values
-    leaves, tree = jax.tree.flatten(values)
-    stacked = jnp.stack([x.astype(_I32) for x in leaves])
-    spread = jnp.where(jnp.arange(8)[None, :] == 0, stacked[:, None], 0)
-    summed = jnp.sum(spread, axis=1, dtype=_I32)
-    out = [summed[k] if x.dtype != jnp.bool_ else summed[k] != 0 for k, x in enumerate(leaves)]
-    return jax.tree.unflatten(tree, out)
 
 
 def queue_fill(
