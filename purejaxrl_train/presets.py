@@ -86,36 +86,31 @@ _GYMNAX_DEFAULTS = dict(
     ),
 )
 
+# Pendulum-v1's settings (see _GYMNAX_CHANGES), also the base of MountainCarContinuous-v0's.
+_PENDULUM = dict(
+    total_timesteps=1_000_000,
+    num_envs=16,
+    num_steps=256,
+    update_epochs=10,
+    num_minibatches=32,
+    normalize_obs=True,
+    scale_rewards=True,
+    hparams=HyperParams(
+        learning_rate=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5
+    ),
+)
+
 # Per-environment changes on top of _GYMNAX_DEFAULTS (why: see each line).
 _GYMNAX_CHANGES: dict[str, dict] = {
     # Dense negative reward, continuous torque: a shorter horizon (gamma 0.95), more and larger
     # updates per sample, rewards (down to -16 per step) scaled (greedy -148 to -157, seeds 0-2,
     # 1e6 steps; the random agent: -1213).
-    "Pendulum-v1": dict(
-        total_timesteps=1_000_000,
-        num_envs=16,
-        num_steps=256,
-        update_epochs=10,
-        num_minibatches=32,
-        normalize_obs=True,
-        scale_rewards=True,
-        hparams=HyperParams(
-            learning_rate=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5
-        ),
-    ),
+    "Pendulum-v1": _PENDULUM,
     # Sparse goal reward: PPO without an exploration bonus can settle on standing still (return ~0);
     # the entropy bonus and the larger batches of Pendulum's settings reach the goal (93.9-94.4
     # greedy, seeds 0-2, 1e6 steps; Gymnasium's threshold is 90).
-    "MountainCarContinuous-v0": dict(
-        total_timesteps=1_000_000,
-        num_envs=16,
-        num_steps=256,
-        update_epochs=10,
-        num_minibatches=32,
-        normalize_obs=True,
-        scale_rewards=True,
-        hparams=HyperParams(learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01),
-    ),
+    "MountainCarContinuous-v0": _PENDULUM
+    | dict(hparams=HyperParams(learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01)),
     # -1 per step until the goal: random exploration must find it first; more environments and
     # steps per update raise the chance (greedy -106 / -133 / -150 for seeds 0-2 after 2e6 steps).
     "MountainCar-v0": dict(

@@ -19,25 +19,20 @@ from agents.observation import make_reader
 from agents.policies.execution import FeedbackSpeedPolicy
 from agents.policies.tables import TABLE_TYPES, QuoteTablePolicy, make_table_policy
 from agents.solvers import discrete_optimum
-from envs.model_based import arrivals as arrival_models
 from envs.model_based import rewards
-from envs.model_based.arrivals import NoArrivals, PoissonArrivals
+from envs.model_based.arrivals import NoArrivals, NonlinearPoissonArrivals, PoissonArrivals
 from envs.model_based.impact import TemporaryPermanentImpact
 from envs.model_based.midprice import BrownianMotion, BrownianMotionJump
 
 AGENT = "discrete_optimal"
-# P(an order this step) = 1 - e^{-λdt} instead of min(λdt, 1) (where the environment has it)
-NONLINEAR_POISSON = getattr(arrival_models, "NonlinearPoissonArrivals", ())
+# P(an order this step) = 1 - e^{-λdt} instead of min(λdt, 1)
+NONLINEAR_POISSON = NonlinearPoissonArrivals
 # Rewards whose episode total is Y_T - Y_0 - φ Σ|Q|^p dt - α|Q_T|^p (dense or not)
-PENALISED = tuple(
-    getattr(rewards, name)
-    for name in (
-        "RunningInventoryPenalty",
-        "CJExecution",
-        "CJMarketMakingCriterion",
-        "CJExecutionCriterion",
-    )
-    if hasattr(rewards, name)
+PENALISED = (
+    rewards.RunningInventoryPenalty,
+    rewards.CJExecution,
+    rewards.CJMarketMakingCriterion,
+    rewards.CJExecutionCriterion,
 )
 
 

@@ -92,15 +92,11 @@ class PoissonParams:
 
 
 @dataclass(frozen=True)
-class PoissonArrivals(_Stateless):
-    """Poisson market orders at constant rates [lambda^-, lambda^+].
-
-    Default: at most one order per side per step, P = lambda dt (requires lambda dt <= 1, checked at
-    `make`). `exact_counts=True` draws Poisson counts instead (slower: rejection sampling).
-    """
+class _ConstantRateArrivals(_Stateless):
+    """Market orders at constant rates [lambda^-, lambda^+]: at most one per side per step with
+    probability `_probability(lambda dt)`, or (`exact_counts=True`) exact Poisson counts."""
 
     exact_counts: bool = False
-    name: ClassVar[str] = "poisson"
     num_uniforms: ClassVar[int] = 2
     obs_names: ClassVar[tuple[str, ...]] = ()
     params_type: ClassVar[type] = PoissonParams
@@ -110,6 +106,33 @@ class PoissonArrivals(_Stateless):
 
     def validate(self, p: PoissonParams, dt: float) -> None:
         check.non_negative(p.rate, "arrivals.rate")
+
+    @staticmethod
+    def _probability(rate_dt):
+        raise NotImplementedError
+
+    def step(self, key, state, p, dt, uniforms, fill_prob):
+        rate_dt = p.rate * dt
+        if self.exact_counts:
+            arrivals, fills = _poisson_arrivals_and_fills(key, uniforms, rate_dt, fill_prob)
+        else:
+            prob = self._probability(rate_dt)
+            arrivals, fills = _bernoulli_arrivals_and_fills(uniforms, prob, fill_prob)
+        return state, arrivals, fills, jnp.zeros((), bool)
+
+
+@dataclass(frozen=True)
+class PoissonArrivals(_ConstantRateArrivals):
+    """Poisson market orders at constant rates [lambda^-, lambda^+].
+
+    Default: at most one order per side per step, P = lambda dt (requires lambda dt <= 1, checked at
+    `make`). `exact_counts=True` draws Poisson counts instead (slower: rejection sampling).
+    """
+
+    name: ClassVar[str] = "poisson"
+
+    def validate(self, p: PoissonParams, dt: float) -> None:
+        super().validate(p, dt)
         if not self.exact_counts:
             worst = float(jnp.max(jnp.asarray(p.rate))) * dt
             check.require(
@@ -118,44 +141,24 @@ class PoissonArrivals(_Stateless):
                 f"rate*dt = {worst:.4g} > 1: use more steps or exact_counts=True",
             )
 
-    def step(self, key, state, p, dt, uniforms, fill_prob):
-        rate_dt = p.rate * dt
-        if self.exact_counts:
-            arrivals, fills = _poisson_arrivals_and_fills(key, uniforms, rate_dt, fill_prob)
-        else:
-            arrivals, fills = _bernoulli_arrivals_and_fills(uniforms, rate_dt, fill_prob)
-        return state, arrivals, fills, jnp.zeros((), bool)
+    @staticmethod
+    def _probability(rate_dt):
+        return rate_dt
 
 
 @dataclass(frozen=True)
-class NonlinearPoissonArrivals(_Stateless):
+class NonlinearPoissonArrivals(_ConstantRateArrivals):
     """Poisson market orders, at most one per side per step with the exact probability that a
     Poisson process of rate lambda has any event in dt: P = 1 - e^{-lambda dt} (mbt_gym's
     nonlinear arrivals). Any rate is allowed: P < 1 always, so nothing is clipped; for small
     lambda dt it agrees with `PoissonArrivals` to O((lambda dt)^2). (Not a subclass of it: agents
     that solve `PoissonArrivals` markets exactly must not take this one for it.)"""
 
-    exact_counts: bool = False
     name: ClassVar[str] = "poisson_nonlinear"
-    num_uniforms: ClassVar[int] = 2
-    obs_names: ClassVar[tuple[str, ...]] = ()
-    params_type: ClassVar[type] = PoissonParams
 
-    def with_exact_counts(self, exact: bool):
-        return dataclasses.replace(self, exact_counts=bool(exact))
-
-    def validate(self, p: PoissonParams, dt: float) -> None:
-        check.non_negative(p.rate, "arrivals.rate")
-
-    def step(self, key, state, p, dt, uniforms, fill_prob):
-        rate_dt = p.rate * dt
-        if self.exact_counts:
-            arrivals, fills = _poisson_arrivals_and_fills(key, uniforms, rate_dt, fill_prob)
-        else:
-            arrivals, fills = _bernoulli_arrivals_and_fills(
-                uniforms, -jnp.expm1(-rate_dt), fill_prob
-            )
-        return state, arrivals, fills, jnp.zeros((), bool)
+    @staticmethod
+    def _probability(rate_dt):
+        return -jnp.expm1(-rate_dt)
 
 
 @struct.dataclass
