@@ -33,6 +33,10 @@ PUBLISHED = (
 )
 
 
+LATENCY = {"order_latency_ns": 100_000, "data_latency_ns": 100_000}
+LATENCY_LABEL = "latency 100 us each way"
+
+
 def _rollout_fn(env, params, num_envs: int, num_steps: int):
     """jit: ``num_envs`` episodes of ``num_steps`` random-action steps through `agents.rollout`
     (the project's one episode loop: `step_env`, no auto-reset), split across devices."""
@@ -114,6 +118,7 @@ def _python_baseline(env, params, num_steps: int, repeats: int) -> dict:
 def run(quick: bool = False) -> dict:
     env, params = make("lobster_execution")
     pure_env, pure_params = make("lobster_execution", resync=False)
+    lag_env, lag_params = make("lobster_execution", **LATENCY)
     repeats = 2 if quick else 3
     size_class = scale(quick)
     if size_class == "quick":
@@ -128,6 +133,13 @@ def run(quick: bool = False) -> dict:
     device = jax.devices()[0]
     where = f"{device.platform} x{len(jax.devices())}"
     rows = _env_rows(env, params, sizes, repeats, f"this repo, re-synchronised ({where})")
+    rows += _env_rows(
+        lag_env,
+        lag_params,
+        sizes[:2],
+        repeats,
+        f"this repo, re-synchronised, {LATENCY_LABEL} ({where})",
+    )
     rows += _env_rows(
         pure_env, pure_params, pure_sizes, repeats, f"this repo, pure replay ({where})"
     )
@@ -148,8 +160,9 @@ def run(quick: bool = False) -> dict:
     return {
         "name": "replay_env",
         "description": "lobster_execution (GOOG 2012-06-21, level 10, 30-minute windows, 100 data "
-        "messages per step, 64 orders per side, four-price random actions, gymnax step with "
-        "auto-reset): environment steps per second by number of parallel environments",
+        "messages per step, 256 orders per side, four-price random actions, `agents.rollout`): "
+        "environment steps per second by number of parallel environments, without and with "
+        "order and market-data latency (envs.replay.latency)",
         "rows": rows,
         "notes": f"device: {device.device_kind} ({where}); best and median of {repeats} repeats "
         "after a warm-up call; compile time by ahead-of-time lowering; ms_per_env_step = wall "
@@ -160,8 +173,37 @@ def run(quick: bool = False) -> dict:
     }
 
 
+def compare(variants: list[dict], repeats: int = 10) -> list[tuple[dict, int, float]]:
+    """Environment steps per second of ``lobster_execution`` made with each of ``variants``
+    (override dicts), at 1 x 200 and 1,000 x 5 steps: all compiled first, then timed alternately
+    (best of ``repeats``), so that the machine's drift hits every variant alike."""
+    sizes = ((1, 200), (1000, 5))
+    calls = {}
+    for v, overrides in enumerate(variants):
+        env, params = make("lobster_execution", **overrides)
+        for num_envs, num_steps in sizes:
+            keys = jax.random.split(jax.random.PRNGKey(num_envs), num_envs)
+            fn = _rollout_fn(env, params, num_envs, num_steps).lower(keys).compile()
+            jax.block_until_ready(fn(keys))
+            calls[(v, num_envs, num_steps)] = (fn, keys)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(repeats):
+        for k, (fn, keys) in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(keys))
+            best[k] = min(best[k], time.perf_counter() - start)
+    return [(variants[v], n, n * s / best[(v, n, s)]) for (v, n, s) in calls]
+
+
 if __name__ == "__main__":
     import json
     import sys
 
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    if (
+        "--compare" in sys.argv
+    ):  # python -m benchmarks.replay_env --compare '{}' '{"latency": true}'
+        given = [json.loads(a) for a in sys.argv[sys.argv.index("--compare") + 1 :]]
+        for overrides, num_envs, rate in compare(given or [{}]):
+            print(f"{json.dumps(overrides)}  {num_envs} envs  {rate:,.0f} env steps/s")
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

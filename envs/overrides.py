@@ -62,6 +62,16 @@ def as_integer(name: str, value: Any) -> int:
     return int(number)
 
 
+def as_flag(name: str, value: Any) -> bool:
+    """`value` as a bool for field `name` (a bool, 0/1 or true/false text), or a one-line
+    ValueError naming the field."""
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{name}: must be true or false, got {value!r}")
+
+
 def as_number(name: str, value: Any) -> float:
     """`value` as a finite float for field `name`, or a one-line ValueError naming the field."""
     try:

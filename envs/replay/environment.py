@@ -28,6 +28,11 @@ runs a reset on every step, so reset is a gather). Each step:
    `envs.replay.execution`); info (`envs.replay.step_info`) and observation
    (`envs.replay.observation`) follow.
 
+With ``ReplayConfig.latency`` (`envs.replay.latency`) the agent's messages of step 1 travel as one
+batch that enters the data of step 2 where its arrival time falls (or of a later step), and the
+quotes, observation and targets come from the book as it was ``data_latency_ns`` before the step's
+end; both latencies 0 give exactly the replay without latency.
+
 Without agent orders resting, every data message reaches the engine unchanged, so a replay of the
 data alone is exactly the engine's (`jaxlob.fidelity`).
 
@@ -54,6 +59,7 @@ from gymnax.environments import environment, spaces
 
 from envs.metrics import METRICS
 from envs.replay import impact
+from envs.replay import latency as lag
 from envs.replay import observation as layout
 from envs.replay.data import ReplayData
 from envs.replay.market import AGENT, imbalance, market_quotes, resting, step_trades
@@ -94,6 +100,7 @@ class ReplayConfig:
     history: int = 4  # past steps of drift and spread in the observation
     resync: bool = True  # compile the re-synchronisation in (EnvParams.resync switches it)
     max_fills: int = 1  # fill rows per message the engine reports (totals are always complete)
+    latency: bool = False  # compile order and data latency in (`envs.replay.latency`)
 
     def __post_init__(self):
         if not isinstance(self.task, ReplayTask):
@@ -266,6 +273,7 @@ class ReplayMarket(environment.Environment):
             resync_removed=zero_i,
             impact=impact.empty(),
             task=task_state,
+            latency=lag.init_state(book, bid, ask, k) if c.latency else None,
         )
         return self.get_obs(state, params), state
 
@@ -281,7 +289,7 @@ class ReplayMarket(environment.Environment):
         (book, totals), _ = jax.lax.scan(step, (book, zero_totals(NUM_TRADERS)), msgs)
         return book, totals
 
-    def _run_data(self, book, totals, disp, msgs, liquidate, direction, shares):
+    def _run_data(self, book, totals, disp, msgs, liquidate, direction, shares, lat=None):
         """The step's data messages in one scan, each execution replayed queue-true
         (`envs.replay.queue`), the agent's displacement recorded (`envs.replay.impact`) when the
         re-synchronisation is compiled in. When the task `liquidates`, a last message is added:
@@ -289,7 +297,11 @@ class ReplayMarket(environment.Environment):
         minus what the agent traded that way before it. Returns the book, the totals, the
         displacement, the shares that order traded, the messages applied (data messages as the file
         gave them, ids in the agent's range refused), the worst bid and ask before the last message,
-        the agent's queue-true fills and the refused data messages."""
+        the agent's queue-true fills and the refused data messages. With latency compiled in,
+        ``lat`` is ``(pre_at, post_at, cutoff_s, cutoff_ns, captures)``: the agent's batch is among
+        ``msgs``, the book's sides are captured after messages ``pre_at`` and ``post_at`` and
+        after every message stamped by the cutoff (`envs.replay.latency.Captures`, returned
+        last)."""
         liquidates = self.config.task.liquidates
         track = self.config.resync
         if liquidates:
@@ -297,7 +309,7 @@ class ReplayMarket(environment.Environment):
         last = msgs.shape[0] - 1
 
         def step(carry, x):
-            book, totals, disp, worst, queued, refused = carry
+            book, totals, disp, worst, queued, refused, caps = carry
             msg, i = x
             if liquidates:
                 done = jnp.where(
@@ -317,7 +329,9 @@ class ReplayMarket(environment.Environment):
                 typ = msg[m.TYPE]
                 from_data = msg[m.TRADER_ID] != AGENT
                 reduces = (typ == m.CANCEL) | (typ == m.DELETE) | (typ == m.EXECUTE)
-                owed = impact.owed_on_side(disp, msg[m.DIRECTION] == m.SELL)
+                # (with latency the records are applied after the scan: `impact.record` pays off
+                # nothing where nothing is owed, so the gate is only a shortcut)
+                owed = lat is not None or impact.owed_on_side(disp, msg[m.DIRECTION] == m.SELL)
                 may_pay = reduces & from_data & owed
             book, engine_msg, queue_totals, queued_now, found = queue_fill(book, msg, trading)
             book, fills = apply_message(book, engine_msg)
@@ -333,7 +347,16 @@ class ReplayMarket(environment.Environment):
                 delta = crossed - jnp.where(typ == m.EXECUTE, queued_now, 0)
                 short = jnp.maximum(engine_msg[m.SIZE] - found, 0)
                 short = jnp.where(may_pay & (engine_msg[m.TYPE] != m.NOOP), short, 0)
-                disp = impact.record(disp, msg[m.DIRECTION] == m.SELL, msg[m.PRICE], delta, short)
+                entry = (msg[m.DIRECTION] == m.SELL, msg[m.PRICE], delta, short)
+                if lat is None:
+                    disp = impact.record(disp, *entry)
+            log = entry if (track and lat is not None) else None
+            if lat is not None:
+                seen = (msg[m.TYPE] != m.NOOP) & lag.at_or_before(
+                    msg[m.TIME_S], msg[m.TIME_NS], lat[2], lat[3]
+                )
+                when = jnp.stack([i == lat[0], i == lat[1], seen & (i != last)])
+                caps = lag.capture(book, when, caps)
             agent = t.bought_volume[AGENT] + t.sold_volume[AGENT]
             carry = (
                 book,
@@ -342,17 +365,108 @@ class ReplayMarket(environment.Environment):
                 worst,
                 queued + queued_now,
                 refused + bad.astype(_I32),
+                caps,
             )
-            return carry, (agent, msg)
+            return carry, (agent, msg, log)
 
         zero = jnp.zeros((), _I32)
-        start = (book, totals, disp, book_extremes(book), zero, zero)
+        caps = lat[4] if lat is not None else None
+        start = (book, totals, disp, book_extremes(book), zero, zero, caps)
         index = jnp.arange(msgs.shape[0], dtype=_I32)
-        (book, totals, disp, worst, queued, refused), (agent, applied) = jax.lax.scan(
+        (book, totals, disp, worst, queued, refused, caps), (agent, applied, log) = jax.lax.scan(
             step, start, (msgs, index)
         )
         liquidated = agent[-1] if liquidates else jnp.zeros((), _I32)
-        return book, totals, disp, liquidated, applied, worst, queued, refused
+        if lat is not None:
+            caps = (caps, log)
+        return book, totals, disp, liquidated, applied, worst, queued, refused, caps
+
+    # -- latency (`envs.replay.latency`)
+    def _latency_batch(
+        self, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
+    ):
+        """The agent's batch this step (the one in flight, or the decision's when none is), where it
+        enters the data, and the scan's captures. Returns the messages, slots, id counter and
+        self-trade count that stand, the scan inputs and what `_latency_after` needs."""
+        lat, book0 = state.latency, state.book
+        flying = lat.flight_live & trading
+        halted = lat.flight_live & ~trading
+        new_real = jnp.any(agent_msgs[:, m.TYPE] != m.NOOP)
+        deferred = live & flying & new_real
+        send = live & ~flying & new_real
+        # A withdrawal at a halt goes at once; otherwise the batch arrives after the order latency.
+        arrive_s, arrive_ns = lag.later(book0.time_s, book0.time_ns, params.order_latency_ns)
+        arrive_s = jnp.where(trading, arrive_s, book0.time_s)
+        arrive_ns = jnp.where(trading, arrive_ns, book0.time_ns)
+        batch = jnp.where(flying, lat.flight, lag.stamped(agent_msgs, arrive_s, arrive_ns))
+        batch_s = jnp.where(flying, lat.flight_s, arrive_s)
+        batch_ns = jnp.where(flying, lat.flight_ns, arrive_ns)
+        batch_slots = _tree_where(flying, lat.flight_slots, slots)
+        in_flight = flying | send
+        position, arrives = lag.insertion(data_msgs, batch_s, batch_ns)
+        position = jnp.where(trading, position, 0)
+        arrives = arrives | ~trading
+        delivered = in_flight & arrives
+        merged, _ = lag.merge(data_msgs, jnp.where(delivered, batch, 0), position)
+        size = batch.shape[0]
+        pre_at = jnp.where(delivered, position - 1, -1)  # captured after the message before
+        post_at = jnp.where(delivered, position + size - 1, -1)
+        # The market-data cutoff: the step's last data message, less the data latency.
+        real = data_msgs[:, m.TYPE] != m.NOOP
+        last = jnp.max(jnp.where(real, jnp.arange(real.shape[0], dtype=_I32), -1))
+        end_s = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_S], book0.time_s)
+        end_ns = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_NS], book0.time_ns)
+        cut_s, cut_ns = lag.earlier(end_s, end_ns, params.data_latency_ns)
+        stale = (
+            live
+            & (jnp.asarray(params.data_latency_ns, _I32) > 0)
+            & ~lag.at_or_before(book0.time_s, book0.time_ns, cut_s, cut_ns)
+        )
+        sides0 = lag.views(book0)
+        seen0 = _tree_where(stale, (lat.seen_bids, lat.seen_asks), sides0)
+        captures = lag.start_captures(book0, seen0)
+        deadline = live & (state.time + 1 >= jnp.asarray(params.data.num_steps[state.window]))
+        still = in_flight & ~arrives & ~deadline
+        dropped = halted.astype(_I32) + (in_flight & ~arrives & deadline).astype(_I32)
+        out = {
+            "flight": jnp.where(still, batch, 0),
+            "flight_live": still,
+            "flight_s": batch_s,
+            "flight_ns": batch_ns,
+            "flight_slots": batch_slots,
+            "info": {
+                "latency_deferred": deferred.astype(_I32),
+                "latency_dropped": jnp.where(live, dropped, 0),
+                "latency_stale": stale.astype(_I32),
+                "latency_in_flight": still.astype(_I32),
+            },
+        }
+        scan_in = {"merged": merged, "scan": (pre_at, post_at, cut_s, cut_ns, captures)}
+        slots = _tree_where(delivered, batch_slots, state.slots)
+        prevented = jnp.where(send, prevented, 0)
+        return merged, slots, next_id, prevented, scan_in, out
+
+    def _latency_after(self, lat, out, caps, book, bid, ask, params) -> lag.LatencyState:
+        """The latency state after a step: the agent's view (the final book when the data latency
+        is 0), the batch in flight, the episode counts."""
+        now = jnp.asarray(params.data_latency_ns, _I32) == 0
+        seen = _tree_where(now, lag.views(book), caps.seen)
+        seen_bid, seen_ask, _ = market_quotes(lag.with_sides(book, seen), bid, ask)
+        info = out["info"]
+        return lag.LatencyState(
+            seen_bids=seen[0],
+            seen_asks=seen[1],
+            seen_bid=seen_bid,
+            seen_ask=seen_ask,
+            flight=out["flight"],
+            flight_live=out["flight_live"],
+            flight_s=out["flight_s"],
+            flight_ns=out["flight_ns"],
+            flight_slots=out["flight_slots"],
+            deferred=lat.deferred + info["latency_deferred"],
+            dropped=lat.dropped + info["latency_dropped"],
+            stale=lat.stale + info["latency_stale"],
+        )
 
     # -- step
     def step_env(self, key, state: EnvState, action, params: EnvParams):
@@ -360,16 +474,23 @@ class ReplayMarket(environment.Environment):
         return obs, state, reward, done, info
 
     def step_detail(self, key, state: EnvState, action, params: EnvParams):
-        """`step_env` plus the messages of the step, in order (agent's, data, deadline order), as
-        ``(M, NUM_FIELDS)`` int32: the data messages as the file gives them (executions are replayed
-        queue-true on top of them, `envs.replay.queue`)."""
+        """`step_env` plus the messages of the step, in order (agent's, data, deadline order; with
+        latency the agent's batch where it arrived among the data), as ``(M, NUM_FIELDS)`` int32:
+        the data messages as the file gives them (executions are replayed queue-true on top of
+        them, `envs.replay.queue`)."""
         c, task, data = self.config, self.config.task, params.data
         w, t = state.window, state.time
         live = ~state.done
         tick = jnp.asarray(params.tick_size, _I32)
         book0 = state.book
-        bid, ask, _ = market_quotes(book0, state.last_bid, state.last_ask)
-        book_bid, book_ask, _ = market_quotes(book0, bid, ask, include_agent=True)
+        # The market's quotes (the reward's) and the agent's (its view, `envs.replay.latency`).
+        true_bid, true_ask, _ = market_quotes(book0, state.last_bid, state.last_ask)
+        if c.latency:
+            view = lag.seen_book(book0, state.latency)
+            bid, ask, _ = market_quotes(view, state.latency.seen_bid, state.latency.seen_ask)
+        else:
+            view, bid, ask = book0, true_bid, true_ask
+        book_bid, book_ask, _ = market_quotes(view, bid, ask, include_agent=True)
         quotes = Quotes(bid=bid, ask=ask, book_bid=book_bid, book_ask=book_ask)
         targets, invalid = task.targets(action, quotes, state.task, params)
         rest = resting(book0, state.slots.order_id)
@@ -388,23 +509,54 @@ class ReplayMarket(environment.Environment):
         )
         deadline = live & (t + 1 >= steps_w)
         direction, shares = task.deadline_order(state.task, params)
-        book_a, totals = self._run_agent(book0, agent_msgs)
         disp = state.impact
         start_row = jnp.where(
             t == 0,
             jnp.asarray(data.initial_row[w], _I32),
             jnp.asarray(data.step_rows[w, jnp.maximum(t_data - 1, 0)], _I32),
         )
-        if c.resync:
-            disp = impact.record_taken(
-                disp,
-                impact.other_volume_at(book0, start_row, AGENT),
-                impact.other_volume_at(book_a, start_row, AGENT),
+        if c.latency:
+            flow = self._latency_batch(
+                state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
             )
-        book, totals, disp, liquidated, data_applied, worst, queued, refused = self._run_data(
-            book_a, totals, disp, data_msgs, deadline & trading, direction, shares
+            _, slots, next_id, prevented, lat_in, lat_out = flow
+            totals = zero_totals(NUM_TRADERS)
+            scan_msgs, book_a = lat_in["merged"], book0
+        else:
+            book_a, totals = self._run_agent(book0, agent_msgs)
+            scan_msgs = data_msgs
+            if c.resync:
+                disp = impact.record_taken(
+                    disp,
+                    impact.other_volume_at(book0, start_row, AGENT),
+                    impact.other_volume_at(book_a, start_row, AGENT),
+                )
+        run = self._run_data(
+            book_a,
+            totals,
+            disp,
+            scan_msgs,
+            deadline & trading,
+            direction,
+            shares,
+            lat_in["scan"] if c.latency else None,
         )
-        applied = jnp.concatenate([agent_msgs, data_applied])
+        book, totals, disp, liquidated, data_applied, worst, queued, refused, caps = run
+        if c.latency:
+            applied = data_applied
+            caps, log = caps
+            if c.resync:  # the records in message order, the batch's taking where it arrived
+                post_at = lat_in["scan"][1]
+                index = jnp.arange(log[0].shape[0], dtype=_I32)
+                disp = impact.record_all(disp, log, index <= post_at)
+                disp = impact.record_taken(
+                    disp,
+                    impact.other_volume_at(lag.with_sides(book0, caps.pre), start_row, AGENT),
+                    impact.other_volume_at(lag.with_sides(book0, caps.post), start_row, AGENT),
+                )
+                disp = impact.record_all(disp, log, index > post_at)
+        else:
+            applied = jnp.concatenate([agent_msgs, data_applied])
 
         stats = zero_stats()
         row = jnp.asarray(data.step_rows[w, t_data], _I32)
@@ -418,7 +570,7 @@ class ReplayMarket(environment.Environment):
         worst_bid, worst_ask = deadline_extremes(worst, row, state.last_bid, state.last_ask)
 
         trades = step_trades(totals)
-        bid1, ask1, _ = market_quotes(book, bid, ask)
+        bid1, ask1, _ = market_quotes(book, true_bid, true_ask)
         bought = state.bought + trades.agent_bought
         sold = state.sold + trades.agent_sold
         arrival_mid = mid_price(state.arrival_bid, state.arrival_ask)
@@ -429,7 +581,7 @@ class ReplayMarket(environment.Environment):
         )
         outcome = StepOutcome(
             trades=trades,
-            mid_before=mid_price(bid, ask),
+            mid_before=mid_price(true_bid, true_ask),
             mid_after=mid_price(bid1, ask1),
             arrival_mid=arrival_mid,
             vwap=vwap,
@@ -448,6 +600,9 @@ class ReplayMarket(environment.Environment):
         history = state.history
         if c.history:
             history = jnp.concatenate([jnp.stack([drift0, spread0])[None], history[:-1]], axis=0)
+        lat_state = None
+        if c.latency:
+            lat_state = self._latency_after(state.latency, lat_out, caps, book, bid, ask, params)
         new_state = EnvState(
             book=book,
             slots=slots,
@@ -474,6 +629,7 @@ class ReplayMarket(environment.Environment):
             resync_removed=state.resync_removed + stats.removed,
             impact=disp,
             task=result.state,
+            latency=lat_state,
         )
         new_state = _tree_where(live, new_state, state.replace(time=t + 1))
         market_orders = jnp.where(
@@ -483,6 +639,7 @@ class ReplayMarket(environment.Environment):
             METRICS: step_record(new_state, result, trades, market_orders, invalid, live, pnl),
             **market_info(trades, vwap, stats, book0, book, live),
             **fill_info(queued, prevented, refused, disp, state.impact, live),
+            **({k: when_live(live, v) for k, v in lat_out["info"].items()} if c.latency else {}),
             **{name: when_live(live, x) for name, x in result.reward_parts.items()},
             **task.info(new_state, params),
         }
@@ -501,11 +658,15 @@ class ReplayMarket(environment.Environment):
         c, data = self.config, params.data
         tick = jnp.asarray(params.tick_size, _I32)
         tick_f = tick.astype(_F32)
-        bid, ask = state.last_bid, state.last_ask
+        if c.latency:  # the book as the agent sees it (`envs.replay.latency`)
+            bid, ask = state.latency.seen_bid, state.latency.seen_ask
+            top = top_levels(lag.seen_book(state.book, state.latency), c.levels)
+        else:
+            bid, ask = state.last_bid, state.last_ask
+            top = top_levels(state.book, c.levels)
         twice_drift = twice_mid_change(bid, ask, state.arrival_bid, state.arrival_ask)
         drift = twice_drift / (2.0 * tick_f)
         spread = (ask - bid).astype(_F32) / tick_f
-        top = top_levels(state.book, c.levels)
         imb_1 = imbalance(top[3], top[1])
         imb_k = imbalance(jnp.sum(top[3::4]), jnp.sum(top[1::4]))
         w = state.window

@@ -72,6 +72,21 @@ def record(d: Displacement, is_ask, price, delta, shortfall) -> Displacement:
     )
 
 
+def record_all(d: Displacement, entries, mask) -> Displacement:
+    """`record` each of ``entries`` (``(is_ask, price, delta, shortfall)``, stacked) where
+    ``mask``, in order."""
+
+    def add(d, x):
+        (is_ask, price, delta, shortfall), on = x
+        zero = jnp.zeros((), _I32)
+        return record(
+            d, is_ask, price, jnp.where(on, delta, zero), jnp.where(on, shortfall, zero)
+        ), None
+
+    d, _ = jax.lax.scan(add, d, (entries, mask))
+    return d
+
+
 def owed_on_side(d: Displacement, is_ask) -> jax.Array:
     """Whether any price of the side has a positive displacement (one a shortfall can pay)."""
     return jnp.any(jnp.where(is_ask, d.amount[1], d.amount[0]) > 0)

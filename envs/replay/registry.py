@@ -6,6 +6,8 @@ windows of 100-message steps, through the `.npz` cache.
 
 Overrides are either static options, which change shapes or code paths:
 
+- ``latency`` (bool, default False; set by a non-zero ``order_latency_ns`` or ``data_latency_ns``:
+  compile the order and market-data latency in, `envs.replay.latency`);
 - ``resync`` (bool, default True: re-synchronise the visible levels to the orderbook file after each
   step; False: pure replay, the code is not compiled in), ``capacity``, ``levels``, ``history``, ``max_fills`` (see
   `ReplayConfig`); ``action`` (execution: ``"four_prices"`` or ``"single_price"``);
@@ -16,7 +18,8 @@ Overrides are either static options, which change shapes or code paths:
   ``max_steps`` (cut longer windows) and ``cache_dir`` for data read from files (each day through
   the ``.npz`` cache);
 
-or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, and the task's
+or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, ``order_latency_ns``
+and ``data_latency_ns`` (0..1e9 ns), and the task's
 fields by name (``quantity``, ``side``, ``reward_lambda``, ``max_inventory``, ...). Unknown names and
 values a task cannot run with raise a one-line ValueError naming the field.
 """
@@ -31,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from envs.overrides import as_integer, as_number
+from envs.overrides import as_flag, as_integer, as_number
 from envs.replay.data import ReplayData, as_device, load_data
 from envs.replay.dataset import ReplayDataset, find_pairs, load_dataset
 from envs.replay.environment import EnvParams, ReplayConfig, ReplayMarket, make_params
 from envs.replay.execution import ExecutionTask
+from envs.replay.latency import MAX_LATENCY_NS
 from envs.replay.market_making import MarketMakingTask
 from envs.replay.task import ReplayTask
 
@@ -52,7 +56,8 @@ PRESETS = {
     "lobster_execution": Preset(ExecutionTask, ("action",)),
     "lobster_market_making": Preset(MarketMakingTask),
 }
-CONFIG_OPTIONS = ("resync", "capacity", "levels", "history", "max_fills")
+LATENCY_FIELDS = ("order_latency_ns", "data_latency_ns")
+CONFIG_OPTIONS = ("resync", "capacity", "levels", "history", "max_fills", "latency")
 DATA_OPTIONS = (
     "data",
     "message_path",
@@ -62,7 +67,7 @@ DATA_OPTIONS = (
     "max_steps",
     "cache_dir",
 )
-PARAM_FIELDS = ("window", "window_lo", "window_hi", "tick_size")
+PARAM_FIELDS = ("window", "window_lo", "window_hi", "tick_size", *LATENCY_FIELDS)
 
 
 def registered() -> list[str]:
@@ -152,6 +157,12 @@ def validate(env: ReplayMarket, params: EnvParams) -> None:
         raise ValueError(f"window_hi: must be 0 (all) or in window_lo+1..{count}, got {hi}")
     if int(params.tick_size) < 1:
         raise ValueError(f"tick_size: must be >= 1, got {params.tick_size}")
+    for name in LATENCY_FIELDS:
+        value = int(getattr(params, name))
+        if not 0 <= value <= MAX_LATENCY_NS:
+            raise ValueError(f"{name}: must be in 0..{MAX_LATENCY_NS} (ns), got {value}")
+        if value and not env.config.latency:
+            raise ValueError(f"{name}: needs latency=True (latency=False leaves it out)")
     env.config.task.validate(params.task)
 
 
@@ -167,11 +178,14 @@ def make(name: str, **overrides: Any) -> tuple[ReplayMarket, EnvParams]:
     for key in ("capacity", "levels", "history", "max_fills"):
         if key in config_args:
             config_args[key] = as_integer(key, config_args[key])
-    if "resync" in config_args:
-        config_args["resync"] = bool(config_args["resync"])
+    for key in ("resync", "latency"):
+        if key in config_args:
+            config_args[key] = as_flag(key, config_args[key])
     config = ReplayConfig(task=task, **config_args)
     data = _data({k: overrides.pop(k) for k in DATA_OPTIONS if k in overrides})
     fields = {k: as_integer(k, overrides.pop(k)) for k in PARAM_FIELDS if k in overrides}
+    if "latency" not in config_args and any(fields.get(k) for k in LATENCY_FIELDS):
+        config = dataclasses.replace(config, latency=True)  # a latency compiles it in
     defaults = task.task_params()
     task_fields = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
     changes = {}

@@ -29,6 +29,9 @@ class EnvParams:
     window_hi: int = 0  # 0: up to the number of windows
     tick_size: int = 100  # price units (jaxlob.messages.PRICE_UNIT to the dollar) per tick
     resync: bool = True  # re-synchronise (when the config compiled it in: ReplayConfig.resync)
+    # latencies on the message clock, ns (when the config compiled them in: ReplayConfig.latency)
+    order_latency_ns: int = 0  # decision to the book (`envs.replay.latency`)
+    data_latency_ns: int = 0  # how old the book the agent sees is
     max_steps_in_episode: int = struct.field(pytree_node=False, default=1)  # static: scan length
 
 
@@ -61,3 +64,4 @@ class EnvState:
     resync_removed: jax.Array
     impact: Displacement  # the agent's displacement of the visible levels (`envs.replay.impact`)
     task: Any  # the task's own state (`ReplayTask.init_state`)
+    latency: Any = None  # `envs.replay.latency.LatencyState` when ReplayConfig.latency, else None

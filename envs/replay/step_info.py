@@ -16,6 +16,10 @@ the episode is over):
   id in the agent's range, refused), ``impact_displaced`` (shares the agent has taken from the
   visible levels and the re-synchronisation does not restore, `envs.replay.impact`) and
   ``impact_overflow`` (displacements dropped for want of a tracking entry);
+- with latency compiled in (`envs.replay.latency`): ``latency_deferred`` (a decision not sent
+  because a batch was in flight), ``latency_dropped`` (batches dropped at a halt or the episode's
+  end), ``latency_stale`` (a view older than the data latency asks) and ``latency_in_flight`` (a
+  batch travels over the step's end);
 - the task's terms of the reward (`TaskStep.reward_parts`) and its running report
   (`ReplayTask.info`).
 """

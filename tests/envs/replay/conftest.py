@@ -142,16 +142,28 @@ class Harness:
         self._run = _rollout_fn(env)
         self.num_actions = env.action_space(params).shape[0]
 
-    def params_for(self, datas, resync=True, **task):
-        """Params of stacked days (list of ReplayData, one per day) and task field changes."""
+    def params_for(self, datas, resync=True, env_fields=None, **task):
+        """Params of stacked days (list of ReplayData, one per day), `EnvParams` field changes
+        (``env_fields``) and task field changes."""
         stacked = replay_data.stack_days(list(datas))
         stacked = jax.tree.map(lambda x: jnp.asarray(x, jnp.int32), stacked)
         books = initial_books(stacked, CAPACITY, self.env.config.max_fills)
         params = self.params.replace(task=self.params.task.replace(**task), resync=resync)
+        params = params.replace(**(env_fields or {}))
         return params, stacked, books
 
-    def run(self, datas, actions=None, windows=None, keys=None, policy=None, resync=True, **task):
-        params, stacked, books = self.params_for(datas, resync, **task)
+    def run(
+        self,
+        datas,
+        actions=None,
+        windows=None,
+        keys=None,
+        policy=None,
+        resync=True,
+        env_fields=None,
+        **task,
+    ):
+        params, stacked, books = self.params_for(datas, resync, env_fields, **task)
         actions = np.zeros(self.num_actions) if actions is None else actions
         actions = np.broadcast_to(
             np.asarray(actions, np.float32), (DAYS, WINDOWS, STEPS, self.num_actions)
@@ -178,6 +190,14 @@ def execution(goog_days):
     """Execution (four-price action, buy 300 shares), re-synchronisation compiled in (switch it
     off per run for the pure replay)."""
     env, params = make("lobster_execution", data=goog_days[0], quantity=300, **SMALL)
+    return Harness(env, params, baselines.make_twap(env, params))
+
+
+@pytest.fixture(scope="session")
+def execution_latency(goog_days):
+    """`execution` with the latency compiled in (`envs.replay.latency`; set the latencies per run
+    with ``env_fields``)."""
+    env, params = make("lobster_execution", data=goog_days[0], quantity=300, latency=True, **SMALL)
     return Harness(env, params, baselines.make_twap(env, params))
 
 
