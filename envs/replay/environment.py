@@ -383,7 +383,7 @@ class ReplayMarket(environment.Environment):
 
     # -- latency (`envs.replay.latency`)
     def _latency_batch(
-        self, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
+        self, key, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
     ):
         """The agent's batch this step (the one in flight, or the decision's when none is), where it
         enters the data, and the scan's captures. Returns the messages, slots, id counter and
@@ -395,7 +395,8 @@ class ReplayMarket(environment.Environment):
         deferred = live & flying & new_real
         send = live & ~flying & new_real
         # A withdrawal at a halt goes at once; otherwise the batch arrives after the order latency.
-        arrive_s, arrive_ns = lag.later(book0.time_s, book0.time_ns, params.order_latency_ns)
+        delay = lag.order_delay(key, params.order_latency_ns, params.order_latency_jitter_ns)
+        arrive_s, arrive_ns = lag.later(book0.time_s, book0.time_ns, delay)
         arrive_s = jnp.where(trading, arrive_s, book0.time_s)
         arrive_ns = jnp.where(trading, arrive_ns, book0.time_ns)
         batch = jnp.where(flying, lat.flight, lag.stamped(agent_msgs, arrive_s, arrive_ns))
@@ -439,6 +440,7 @@ class ReplayMarket(environment.Environment):
                 "latency_dropped": jnp.where(live, dropped, 0),
                 "latency_stale": stale.astype(_I32),
                 "latency_in_flight": still.astype(_I32),
+                "latency_order_ns": jnp.where(send & trading, delay, 0),
             },
         }
         scan_in = {"merged": merged, "scan": (pre_at, post_at, cut_s, cut_ns, captures)}
@@ -517,7 +519,7 @@ class ReplayMarket(environment.Environment):
         )
         if c.latency:
             flow = self._latency_batch(
-                state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
+                key, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
             )
             _, slots, next_id, prevented, lat_in, lat_out = flow
             totals = zero_totals(NUM_TRADERS)

@@ -28,6 +28,10 @@ the step), the view carried from the previous step is used: older than asked, co
 ``latency_stale``. (On the shipped GOOG day no 100-message step is shorter than 10 ms.) The agent's
 own orders, fills and inventory are known at once, as from an exchange's private order feed.
 
+**Random order latency.** ``order_latency_jitter_ns`` adds to each batch's latency a jitter drawn
+uniformly from ``0..jitter`` ns with the step's key (`order_delay`; reported as
+``info["latency_order_ns"]``). Batches never overtake each other, since one travels at a time.
+
 Times are (seconds, nanoseconds) pairs in int32 as in `jaxlob.messages`; a latency is at most
 `MAX_LATENCY_NS` (one second), so ``ns + latency`` never overflows.
 """
@@ -118,6 +122,14 @@ def with_sides(book: BookState, views: tuple[SideView, SideView]) -> BookState:
 def seen_book(book: BookState, latency: LatencyState) -> BookState:
     """``book`` with its sides replaced by the agent's view of them."""
     return with_sides(book, (latency.seen_bids, latency.seen_asks))
+
+
+def order_delay(key, latency_ns, jitter_ns) -> jax.Array:
+    """One batch's order latency: ``latency_ns`` plus a jitter drawn uniformly from
+    ``0..jitter_ns`` (int32 ns; 0 without drawing when ``jitter_ns`` is 0)."""
+    jitter = jnp.asarray(jitter_ns, _I32)
+    drawn = jax.random.randint(key, (), 0, jnp.maximum(jitter, 0) + 1, _I32)
+    return jnp.asarray(latency_ns, _I32) + jnp.where(jitter > 0, drawn, 0)
 
 
 def later(time_s, time_ns, latency_ns) -> tuple[jax.Array, jax.Array]:

@@ -18,8 +18,8 @@ Overrides are either static options, which change shapes or code paths:
   ``max_steps`` (cut longer windows) and ``cache_dir`` for data read from files (each day through
   the ``.npz`` cache);
 
-or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, ``order_latency_ns``
-and ``data_latency_ns`` (0..1e9 ns), and the task's
+or `EnvParams` fields: ``window``, ``window_lo``, ``window_hi``, ``tick_size``, ``order_latency_ns``,
+``order_latency_jitter_ns`` and ``data_latency_ns`` (0..1e9 ns), and the task's
 fields by name (``quantity``, ``side``, ``reward_lambda``, ``max_inventory``, ...). Unknown names and
 values a task cannot run with raise a one-line ValueError naming the field.
 """
@@ -56,7 +56,7 @@ PRESETS = {
     "lobster_execution": Preset(ExecutionTask, ("action",)),
     "lobster_market_making": Preset(MarketMakingTask),
 }
-LATENCY_FIELDS = ("order_latency_ns", "data_latency_ns")
+LATENCY_FIELDS = ("order_latency_ns", "data_latency_ns", "order_latency_jitter_ns")
 CONFIG_OPTIONS = ("resync", "capacity", "levels", "history", "max_fills", "latency")
 DATA_OPTIONS = (
     "data",
@@ -163,6 +163,12 @@ def validate(env: ReplayMarket, params: EnvParams) -> None:
             raise ValueError(f"{name}: must be in 0..{MAX_LATENCY_NS} (ns), got {value}")
         if value and not env.config.latency:
             raise ValueError(f"{name}: needs latency=True (latency=False leaves it out)")
+    most = int(params.order_latency_ns) + int(params.order_latency_jitter_ns)
+    if most > MAX_LATENCY_NS:
+        raise ValueError(
+            f"order_latency_jitter_ns: order_latency_ns + order_latency_jitter_ns must be at most "
+            f"{MAX_LATENCY_NS} (ns), got {most}"
+        )
     env.config.task.validate(params.task)
 
 

@@ -32,6 +32,7 @@ class EnvParams:
     # latencies on the message clock, ns (when the config compiled them in: ReplayConfig.latency)
     order_latency_ns: int = 0  # decision to the book (`envs.replay.latency`)
     data_latency_ns: int = 0  # how old the book the agent sees is
+    order_latency_jitter_ns: int = 0  # each batch's order latency gains a uniform 0..jitter ns
     max_steps_in_episode: int = struct.field(pytree_node=False, default=1)  # static: scan length
 
 

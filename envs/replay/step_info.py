@@ -18,8 +18,9 @@ the episode is over):
   ``impact_overflow`` (displacements dropped for want of a tracking entry);
 - with latency compiled in (`envs.replay.latency`): ``latency_deferred`` (a decision not sent
   because a batch was in flight), ``latency_dropped`` (batches dropped at a halt or the episode's
-  end), ``latency_stale`` (a view older than the data latency asks) and ``latency_in_flight`` (a
-  batch travels over the step's end);
+  end), ``latency_stale`` (a view older than the data latency asks), ``latency_in_flight`` (a
+  batch travels over the step's end) and ``latency_order_ns`` (the latency of the batch the step
+  sent, 0 when none);
 - the task's terms of the reward (`TaskStep.reward_parts`) and its running report
   (`ReplayTask.info`).
 """

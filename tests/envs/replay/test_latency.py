@@ -65,7 +65,13 @@ def test_zero_latency_is_the_replay_without_latency(
         for x, y in zip(jax.tree.leaves(value), jax.tree.leaves(b["info"][key]), strict=True):
             np.testing.assert_array_equal(x, y, err_msg=key)
     extra = set(b["info"]) - set(a["info"])
-    assert extra == {"latency_deferred", "latency_dropped", "latency_stale", "latency_in_flight"}
+    assert extra == {
+        "latency_deferred",
+        "latency_dropped",
+        "latency_stale",
+        "latency_in_flight",
+        "latency_order_ns",
+    }
     for key in extra:
         assert not np.any(b["info"][key])
     assert np.sum(a["info"][METRICS].fills) > 0  # the agent did trade
@@ -196,6 +202,13 @@ def test_latency_options_are_checked(goog_days):
         make("lobster_execution", data=goog_days[0], data_latency_ns=-1)
     with pytest.raises(ValueError, match="^order_latency_ns: needs latency=True"):
         make("lobster_execution", data=goog_days[0], latency=False, order_latency_ns=5)
+    with pytest.raises(ValueError, match="^order_latency_jitter_ns: order_latency_ns \\+ order_"):
+        make(
+            "lobster_execution",
+            data=goog_days[0],
+            order_latency_ns=6e8,
+            order_latency_jitter_ns=6e8,
+        )
     with pytest.raises(ValueError, match="^latency: must be true or false"):
         make("lobster_execution", data=goog_days[0], latency="sometimes")
 
@@ -221,3 +234,22 @@ def test_a_halt_drops_the_batch_in_flight(execution_latency, make_synthetic, at)
     assert [int(s["info"]["latency_dropped"]) for s in steps_out] == [0, 1]
     assert [int(s["state"].rest.sum()) for s in steps_out] == [0, 0]
     assert int(steps_out[1]["top"][2]) == BID and int(steps_out[1]["top"][3]) == 300
+
+
+def test_a_random_order_latency_decides_each_episode(execution_latency, make_synthetic):
+    """Jitter: each batch's latency is drawn from 0..10 us. In `ORDER_STEPS` (the ask deleted 5 us
+    after the decision) every one of the 8 episodes (all windows hold the stream) fills the buy of
+    step 0 exactly when its drawn latency is at most 5 us, and the draws lie in 0..10 us and differ."""
+    synthetic, _ = make_synthetic
+    data = synthetic(LEVELS, ORDER_STEPS)
+    messages = np.repeat(np.asarray(data.messages)[:1], data.messages.shape[0], axis=0)
+    data = data.replace(messages=messages, num_steps=np.full_like(data.num_steps, 3))
+    fields = {"order_latency_jitter_ns": 10 * US}
+    out = execution_latency.run(
+        [data, data], actions=_far([100, 100]), resync=False, env_fields=fields
+    )
+    drawn = out[2]["info"]["latency_order_ns"][..., 0]
+    filled = out[2]["info"][METRICS].fills[..., 0, 0]
+    assert np.all((drawn >= 0) & (drawn <= 10 * US)) and len(np.unique(drawn)) == drawn.size
+    np.testing.assert_array_equal(filled == 100, drawn <= 5 * US)
+    assert np.any(filled == 100) and np.any(filled == 0)  # both outcomes with these keys
