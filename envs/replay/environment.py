@@ -298,10 +298,12 @@ class ReplayMarket(environment.Environment):
         displacement, the shares that order traded, the messages applied (data messages as the file
         gave them, ids in the agent's range refused), the worst bid and ask before the last message,
         the agent's queue-true fills and the refused data messages. With latency compiled in,
-        ``lat`` is ``(pre_at, post_at, cutoff_s, cutoff_ns, captures)``: the agent's batch is among
-        ``msgs``, the book's sides are captured after messages ``pre_at`` and ``post_at`` and
-        after every message stamped by the cutoff (`envs.replay.latency.Captures`, returned
-        last)."""
+        ``lat`` is ``(pre_at, post_at, cutoff_s, cutoff_ns, captures, position, rest)``: the
+        agent's batch is among ``msgs`` from ``position`` on, the book's sides are captured after
+        messages ``pre_at`` and ``post_at`` and after every message stamped by the cutoff
+        (`envs.replay.latency.Captures`), and the batch's replacements follow the cancel-replace
+        rule against ``rest``, the slots' shares at the decision (returned last: the captures,
+        the impact log and the shares the rule cut)."""
         liquidates = self.config.task.liquidates
         track = self.config.resync
         if liquidates:
@@ -333,7 +335,15 @@ class ReplayMarket(environment.Environment):
                 # nothing where nothing is owed, so the gate is only a shortcut)
                 owed = lat is not None or impact.owed_on_side(disp, msg[m.DIRECTION] == m.SELL)
                 may_pay = reduces & from_data & owed
+            if lat is not None:
+                caps, filled, replaced = caps
+                msg, cut = lag.replace_rule(msg, i, lat[5], filled, self.config.task.num_slots)
+                replaced = replaced + cut
             book, engine_msg, queue_totals, queued_now, found = queue_fill(book, msg, trading)
+            if lat is not None:
+                filled = lag.filled_in_flight(
+                    msg, i, lat[5], lat[6], found, filled, self.config.task.num_slots
+                )
             book, fills = apply_message(book, engine_msg)
             cleared = (queued_now > 0) & (engine_msg[m.TYPE] == m.NOOP)
             book = book.replace(
@@ -356,7 +366,7 @@ class ReplayMarket(environment.Environment):
                     msg[m.TIME_S], msg[m.TIME_NS], lat[2], lat[3]
                 )
                 when = jnp.stack([i == lat[0], i == lat[1], seen & (i != last)])
-                caps = lag.capture(book, when, caps)
+                caps = (lag.capture(book, when, caps), filled, replaced)
             agent = t.bought_volume[AGENT] + t.sold_volume[AGENT]
             carry = (
                 book,
@@ -370,7 +380,9 @@ class ReplayMarket(environment.Environment):
             return carry, (agent, msg, log)
 
         zero = jnp.zeros((), _I32)
-        caps = lat[4] if lat is not None else None
+        caps = None
+        if lat is not None:
+            caps = (lat[4], jnp.zeros_like(lat[6]), jnp.zeros((), _I32))
         start = (book, totals, disp, book_extremes(book), zero, zero, caps)
         index = jnp.arange(msgs.shape[0], dtype=_I32)
         (book, totals, disp, worst, queued, refused, caps), (agent, applied, log) = jax.lax.scan(
@@ -378,12 +390,23 @@ class ReplayMarket(environment.Environment):
         )
         liquidated = agent[-1] if liquidates else jnp.zeros((), _I32)
         if lat is not None:
-            caps = (caps, log)
+            caps = (caps[0], log, caps[2])
         return book, totals, disp, liquidated, applied, worst, queued, refused, caps
 
     # -- latency (`envs.replay.latency`)
     def _latency_batch(
-        self, key, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
+        self,
+        key,
+        state,
+        params,
+        data_msgs,
+        agent_msgs,
+        rest,
+        slots,
+        next_id,
+        prevented,
+        live,
+        trading,
     ):
         """The agent's batch this step (the one in flight, or the decision's when none is), where it
         enters the data, and the scan's captures. Returns the messages, slots, id counter and
@@ -403,6 +426,7 @@ class ReplayMarket(environment.Environment):
         batch_s = jnp.where(flying, lat.flight_s, arrive_s)
         batch_ns = jnp.where(flying, lat.flight_ns, arrive_ns)
         batch_slots = _tree_where(flying, lat.flight_slots, slots)
+        batch_rest = jnp.where(flying, lat.flight_rest, rest)
         in_flight = flying | send
         position, arrives = lag.insertion(data_msgs, batch_s, batch_ns)
         position = jnp.where(trading, position, 0)
@@ -435,6 +459,7 @@ class ReplayMarket(environment.Environment):
             "flight_s": batch_s,
             "flight_ns": batch_ns,
             "flight_slots": batch_slots,
+            "flight_rest": batch_rest,
             "info": {
                 "latency_deferred": deferred.astype(_I32),
                 "latency_dropped": jnp.where(live, dropped, 0),
@@ -443,7 +468,8 @@ class ReplayMarket(environment.Environment):
                 "latency_order_ns": jnp.where(send & trading, delay, 0),
             },
         }
-        scan_in = {"merged": merged, "scan": (pre_at, post_at, cut_s, cut_ns, captures)}
+        scan = (pre_at, post_at, cut_s, cut_ns, captures, position, batch_rest)
+        scan_in = {"merged": merged, "scan": scan}
         slots = _tree_where(delivered, batch_slots, state.slots)
         prevented = jnp.where(send, prevented, 0)
         return merged, slots, next_id, prevented, scan_in, out
@@ -465,6 +491,7 @@ class ReplayMarket(environment.Environment):
             flight_s=out["flight_s"],
             flight_ns=out["flight_ns"],
             flight_slots=out["flight_slots"],
+            flight_rest=out["flight_rest"],
             deferred=lat.deferred + info["latency_deferred"],
             dropped=lat.dropped + info["latency_dropped"],
             stale=lat.stale + info["latency_stale"],
@@ -519,7 +546,17 @@ class ReplayMarket(environment.Environment):
         )
         if c.latency:
             flow = self._latency_batch(
-                key, state, params, data_msgs, agent_msgs, slots, next_id, prevented, live, trading
+                key,
+                state,
+                params,
+                data_msgs,
+                agent_msgs,
+                rest,
+                slots,
+                next_id,
+                prevented,
+                live,
+                trading,
             )
             _, slots, next_id, prevented, lat_in, lat_out = flow
             totals = zero_totals(NUM_TRADERS)
@@ -546,7 +583,8 @@ class ReplayMarket(environment.Environment):
         book, totals, disp, liquidated, data_applied, worst, queued, refused, caps = run
         if c.latency:
             applied = data_applied
-            caps, log = caps
+            caps, log, replaced = caps
+            lat_out["info"]["latency_replace_cut"] = replaced
             if c.resync:  # the records in message order, the batch's taking where it arrived
                 post_at = lat_in["scan"][1]
                 index = jnp.arange(log[0].shape[0], dtype=_I32)

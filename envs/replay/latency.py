@@ -91,6 +91,7 @@ class LatencyState:
     flight_s: jax.Array  # () int32, its arrival
     flight_ns: jax.Array
     flight_slots: Slots  # the order slots once the batch has arrived
+    flight_rest: jax.Array  # (K,) int32, the slots' shares resting when the batch was decided
     deferred: jax.Array  # () int32, episode counts (see the module docstring)
     dropped: jax.Array
     stale: jax.Array
@@ -108,6 +109,7 @@ def init_state(book: BookState, bid, ask, num_slots: int) -> LatencyState:
         flight_s=zero,
         flight_ns=zero,
         flight_slots=empty_slots(num_slots),
+        flight_rest=jnp.zeros((num_slots,), _I32),
         deferred=zero,
         dropped=zero,
         stale=zero,
@@ -236,3 +238,29 @@ def capture(book: BookState, when: jax.Array, caps: Captures) -> Captures:
         arrays=jnp.where(when[:, None, None], arrays[None], caps.arrays),
         ring=jnp.where(when[:, None], ring[None], caps.ring),
     )
+
+
+def replace_rule(msg, i, position, filled, num_slots: int):
+    """Cancel-replace without overfill (the FIX rule: a replacement's size counts what the old
+    order filled meanwhile). Row ``i - position`` of the agent's batch (cancellations of slots
+    0..K-1, then their submissions): a submission for slot k is cut by ``filled[k]``, the shares
+    slot k's previous order traded while the batch travelled. Returns the message to apply and
+    the shares cut."""
+    row = i - position
+    k = jnp.clip(jnp.where(row >= num_slots, row - num_slots, row), 0, num_slots - 1)
+    submits = (row >= num_slots) & (row < 2 * num_slots) & (msg[m.TYPE] == m.SUBMIT)
+    cut = jnp.where(submits, jnp.minimum(filled[k], msg[m.SIZE]), 0)
+    left = msg[m.SIZE] - cut
+    out = jnp.where(left > 0, msg.at[m.SIZE].set(left), jnp.zeros_like(msg))
+    return jnp.where(cut > 0, out, msg), cut
+
+
+def filled_in_flight(msg, i, position, rest, found, filled, num_slots: int):
+    """``filled`` updated at a cancellation row of the batch: slot k's previous order rested
+    ``rest[k]`` shares at the decision and ``found`` when its cancellation arrived."""
+    row = i - position
+    k = jnp.clip(row, 0, num_slots - 1)
+    typ = msg[m.TYPE]
+    cancels = (row >= 0) & (row < num_slots) & ((typ == m.CANCEL) | (typ == m.CANCEL_ID))
+    traded = jnp.maximum(rest[k] - found, 0)
+    return jnp.where(cancels, filled.at[k].set(traded), filled)

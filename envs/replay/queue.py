@@ -53,8 +53,9 @@ def queue_fill(
     Returns the book with the agent's orders reduced, the message to give the engine (its size cut
     to the remainder; padding when nothing is left, the clock kept by the caller), the agent's trades
     as `TradeTotals`, the shares the agent's orders took, and the shares of the order a CANCEL,
-    DELETE or EXECUTE names (by id at its price on its side, else the snapshot aggregate there; 0
-    when the book has neither), for `envs.replay.impact`.
+    DELETE or EXECUTE names (by id at its price on its side, else, for a data message, the snapshot
+    aggregate there; 0 when the book has neither), for `envs.replay.impact` and the latency's
+    cancel-replace rule.
     """
     typ, direction, size = msg[m.TYPE], msg[m.DIRECTION], msg[m.SIZE]
     execution = (typ == m.EXECUTE) | (typ == m.HIDDEN)
@@ -84,7 +85,11 @@ def _fill(book: BookState, msg, on_bids, applies):
     key = jnp.where(
         at_price & (s_oid == oid),
         rank,
-        jnp.where(at_price & (s_oid <= SNAPSHOT_ID_BASE), rank + _AGGREGATE_KEY, _NONE),
+        jnp.where(
+            at_price & (s_oid <= SNAPSHOT_ID_BASE) & (msg[m.TRADER_ID] != AGENT),
+            rank + _AGGREGATE_KEY,
+            _NONE,
+        ),
     )
     first = jnp.min(key)
     better = valid & jnp.where(on_bids, s_price >= price, s_price <= price)

@@ -71,6 +71,7 @@ def test_zero_latency_is_the_replay_without_latency(
         "latency_stale",
         "latency_in_flight",
         "latency_order_ns",
+        "latency_replace_cut",
     }
     for key in extra:
         assert not np.any(b["info"][key])
@@ -253,3 +254,47 @@ def test_a_random_order_latency_decides_each_episode(execution_latency, make_syn
     assert np.all((drawn >= 0) & (drawn <= 10 * US)) and len(np.unique(drawn)) == drawn.size
     np.testing.assert_array_equal(filled == 100, drawn <= 5 * US)
     assert np.any(filled == 100) and np.any(filled == 0)  # both outcomes with these keys
+
+
+# The agent bids 100 at the near touch (10000) in step 0, ahead of a data bid (id 602) there; a
+# data bid at 10050 then becomes the best, so step 1's decision moves the agent's bid to 10050
+# (cancel and replace). 5 us into step 1 an execution of 30 names id 602 at 10000.
+REPLACE_STEPS = [
+    [
+        _msg(m.SUBMIT, m.BUY, 20, BID, 602, START, 500 * MS),
+        _msg(m.SUBMIT, m.BUY, 50, 10_050, 601, START + 1),
+    ],
+    [
+        _msg(m.EXECUTE, m.BUY, 30, BID, 602, START + 1, 5 * US),
+        _msg(m.SUBMIT, m.BUY, 10, 9_700, 603, START + 2),
+    ],
+    [_msg(m.SUBMIT, m.BUY, 10, 9_600, 604, START + 3)],
+]
+
+
+@pytest.mark.parametrize(
+    "latency_ns, fills, cut, rest",
+    [
+        # the replacement arrives first: the execution (a sell at 10000) meets the agent's new,
+        # better bid at 10050 first, 30 of its 100
+        (0, 30, 0, 70),
+        # the execution arrives first: the old bid (ahead of 602) fills 30 of it; the replacement
+        # then rests 100 - 30 = 70 (the cancel-replace rule), so the agent never works 130
+        (10 * US, 30, 30, 70),
+    ],
+)
+def test_a_replacement_never_overfills(
+    execution_latency, make_synthetic, at, latency_ns, fills, cut, rest
+):
+    synthetic, _ = make_synthetic
+    data = synthetic(LEVELS, REPLACE_STEPS)
+    actions = np.zeros((8, 4), np.float32)
+    actions[:2, 2] = 100  # the near touch
+    out = execution_latency.run(
+        [data, data], actions=actions, resync=False, env_fields=_lat(latency_ns)
+    )
+    step = _first(out, at, 1)
+    assert int(step["info"][METRICS].fills[0]) == fills
+    assert int(step["info"]["latency_replace_cut"]) == cut
+    assert int(step["state"].rest.sum()) == rest
+    assert int(step["top"][2]) == 10_050 and int(step["top"][3]) == 50 + rest
