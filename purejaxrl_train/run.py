@@ -253,10 +253,8 @@ class _Run:
                 self.ref_mean,
                 f"{self.agent} agent",
             )
-        print(
-            f"run directory: {self.out}" + ("" if plot else " (no plot: matplotlib not installed)"),
-            file=stream,
-        )
+        note = "" if plot or not _primary() else " (no plot: matplotlib not installed)"
+        print(f"run directory: {self.out}{note}", file=stream)
         return summary
 
 
