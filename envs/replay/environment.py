@@ -393,110 +393,6 @@ class ReplayMarket(environment.Environment):
             caps = (caps[0], log, caps[2])
         return book, totals, disp, liquidated, applied, worst, queued, refused, caps
 
-    # -- latency (`envs.replay.latency`)
-    def _latency_batch(
-        self,
-        key,
-        state,
-        params,
-        data_msgs,
-        agent_msgs,
-        rest,
-        slots,
-        next_id,
-        prevented,
-        live,
-        trading,
-    ):
-        """The agent's batch this step (the one in flight, or the decision's when none is), where it
-        enters the data, and the scan's captures. Returns the messages, slots, id counter and
-        self-trade count that stand, the scan inputs and what `_latency_after` needs."""
-        lat, book0 = state.latency, state.book
-        flying = lat.flight_live & trading
-        halted = lat.flight_live & ~trading
-        new_real = jnp.any(agent_msgs[:, m.TYPE] != m.NOOP)
-        deferred = live & flying & new_real
-        send = live & ~flying & new_real
-        # A withdrawal at a halt goes at once; otherwise the batch arrives after the order latency.
-        delay = lag.order_delay(key, params.order_latency_ns, params.order_latency_jitter_ns)
-        arrive_s, arrive_ns = lag.later(book0.time_s, book0.time_ns, delay)
-        arrive_s = jnp.where(trading, arrive_s, book0.time_s)
-        arrive_ns = jnp.where(trading, arrive_ns, book0.time_ns)
-        batch = jnp.where(flying, lat.flight, lag.stamped(agent_msgs, arrive_s, arrive_ns))
-        batch_s = jnp.where(flying, lat.flight_s, arrive_s)
-        batch_ns = jnp.where(flying, lat.flight_ns, arrive_ns)
-        batch_slots = _tree_where(flying, lat.flight_slots, slots)
-        batch_rest = jnp.where(flying, lat.flight_rest, rest)
-        in_flight = flying | send
-        position, arrives = lag.insertion(data_msgs, batch_s, batch_ns)
-        position = jnp.where(trading, position, 0)
-        arrives = arrives | ~trading
-        delivered = in_flight & arrives
-        merged, _ = lag.merge(data_msgs, jnp.where(delivered, batch, 0), position)
-        size = batch.shape[0]
-        pre_at = jnp.where(delivered, position - 1, -1)  # captured after the message before
-        post_at = jnp.where(delivered, position + size - 1, -1)
-        # The market-data cutoff: the step's last data message, less the data latency.
-        real = data_msgs[:, m.TYPE] != m.NOOP
-        last = jnp.max(jnp.where(real, jnp.arange(real.shape[0], dtype=_I32), -1))
-        end_s = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_S], book0.time_s)
-        end_ns = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_NS], book0.time_ns)
-        cut_s, cut_ns = lag.earlier(end_s, end_ns, params.data_latency_ns)
-        stale = (
-            live
-            & (jnp.asarray(params.data_latency_ns, _I32) > 0)
-            & ~lag.at_or_before(book0.time_s, book0.time_ns, cut_s, cut_ns)
-        )
-        sides0 = lag.views(book0)
-        seen0 = _tree_where(stale, (lat.seen_bids, lat.seen_asks), sides0)
-        captures = lag.start_captures(book0, seen0)
-        deadline = live & (state.time + 1 >= jnp.asarray(params.data.num_steps[state.window]))
-        still = in_flight & ~arrives & ~deadline
-        dropped = halted.astype(_I32) + (in_flight & ~arrives & deadline).astype(_I32)
-        out = {
-            "flight": jnp.where(still, batch, 0),
-            "flight_live": still,
-            "flight_s": batch_s,
-            "flight_ns": batch_ns,
-            "flight_slots": batch_slots,
-            "flight_rest": batch_rest,
-            "info": {
-                "latency_deferred": deferred.astype(_I32),
-                "latency_dropped": jnp.where(live, dropped, 0),
-                "latency_stale": stale.astype(_I32),
-                "latency_in_flight": still.astype(_I32),
-                "latency_order_ns": jnp.where(send & trading, delay, 0),
-            },
-        }
-        scan = (pre_at, post_at, cut_s, cut_ns, captures, position, batch_rest)
-        scan_in = {"merged": merged, "scan": scan}
-        slots = _tree_where(delivered, batch_slots, state.slots)
-        prevented = jnp.where(send, prevented, 0)
-        return merged, slots, next_id, prevented, scan_in, out
-
-    def _latency_after(self, lat, out, caps, book, bid, ask, params) -> lag.LatencyState:
-        """The latency state after a step: the agent's view (the final book when the data latency
-        is 0), the batch in flight, the episode counts."""
-        now = jnp.asarray(params.data_latency_ns, _I32) == 0
-        seen = _tree_where(now, lag.views(book), caps.seen)
-        seen_bid, seen_ask, _ = market_quotes(lag.with_sides(book, seen), bid, ask)
-        info = out["info"]
-        return lag.LatencyState(
-            seen_bids=seen[0],
-            seen_asks=seen[1],
-            seen_bid=seen_bid,
-            seen_ask=seen_ask,
-            flight=out["flight"],
-            flight_live=out["flight_live"],
-            flight_s=out["flight_s"],
-            flight_ns=out["flight_ns"],
-            flight_slots=out["flight_slots"],
-            flight_rest=out["flight_rest"],
-            deferred=lat.deferred + info["latency_deferred"],
-            dropped=lat.dropped + info["latency_dropped"],
-            stale=lat.stale + info["latency_stale"],
-        )
-
     # -- step
     def step_env(self, key, state: EnvState, action, params: EnvParams):
         obs, state, reward, done, info, _ = self.step_detail(key, state, action, params)
@@ -545,22 +441,24 @@ class ReplayMarket(environment.Environment):
             jnp.asarray(data.step_rows[w, jnp.maximum(t_data - 1, 0)], _I32),
         )
         if c.latency:
-            flow = self._latency_batch(
+            plan = lag.plan_step(
                 key,
-                state,
+                state.latency,
+                book0,
+                state.slots,
                 params,
                 data_msgs,
                 agent_msgs,
                 rest,
                 slots,
-                next_id,
                 prevented,
                 live,
                 trading,
+                deadline,
             )
-            _, slots, next_id, prevented, lat_in, lat_out = flow
+            slots, prevented = plan.slots, plan.prevented
             totals = zero_totals(NUM_TRADERS)
-            scan_msgs, book_a = lat_in["merged"], book0
+            scan_msgs, book_a = plan.merged, book0
         else:
             book_a, totals = self._run_agent(book0, agent_msgs)
             scan_msgs = data_msgs
@@ -578,15 +476,15 @@ class ReplayMarket(environment.Environment):
             deadline & trading,
             direction,
             shares,
-            lat_in["scan"] if c.latency else None,
+            plan.scan if c.latency else None,
         )
         book, totals, disp, liquidated, data_applied, worst, queued, refused, caps = run
         if c.latency:
             applied = data_applied
             caps, log, replaced = caps
-            lat_out["info"]["latency_replace_cut"] = replaced
+            plan = plan.replace(info={**plan.info, "latency_replace_cut": replaced})
             if c.resync:  # the records in message order, the batch's taking where it arrived
-                post_at = lat_in["scan"][1]
+                post_at = plan.scan[1]
                 index = jnp.arange(log[0].shape[0], dtype=_I32)
                 disp = impact.record_all(disp, log, index <= post_at)
                 disp = impact.record_taken(
@@ -642,7 +540,7 @@ class ReplayMarket(environment.Environment):
             history = jnp.concatenate([jnp.stack([drift0, spread0])[None], history[:-1]], axis=0)
         lat_state = None
         if c.latency:
-            lat_state = self._latency_after(state.latency, lat_out, caps, book, bid, ask, params)
+            lat_state = lag.after_step(state.latency, plan, caps, book, bid, ask, params)
         new_state = EnvState(
             book=book,
             slots=slots,
@@ -679,7 +577,7 @@ class ReplayMarket(environment.Environment):
             METRICS: step_record(new_state, result, trades, market_orders, invalid, live, pnl),
             **market_info(trades, vwap, stats, book0, book, live),
             **fill_info(queued, prevented, refused, disp, state.impact, live),
-            **({k: when_live(live, v) for k, v in lat_out["info"].items()} if c.latency else {}),
+            **({k: when_live(live, v) for k, v in plan.info.items()} if c.latency else {}),
             **{name: when_live(live, x) for name, x in result.reward_parts.items()},
             **task.info(new_state, params),
         }

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.replay.market import AGENT
+from envs.replay.market import AGENT, market_quotes
 from envs.replay.orders import Slots, empty_slots
 from jaxlob import messages as m
 from jaxlob.state import BookState, Side
@@ -264,3 +264,128 @@ def filled_in_flight(msg, i, position, rest, found, filled, num_slots: int):
     cancels = (row >= 0) & (row < num_slots) & ((typ == m.CANCEL) | (typ == m.CANCEL_ID))
     traded = jnp.maximum(rest[k] - found, 0)
     return jnp.where(cancels, filled.at[k].set(traded), filled)
+
+
+def _tree_where(cond, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+@struct.dataclass
+class Plan:
+    """One step's latency plan (`plan_step`): the agent's batch among the data, what stands of the
+    decision, the scan's inputs and the flight after the step."""
+
+    merged: jax.Array  # (P + 2 K, NUM_FIELDS) int32: the data with the batch where it arrives
+    slots: Slots  # the order slots after the step
+    prevented: jax.Array  # () int32, self-trade prevention of a decision that was sent
+    # (pre_at, post_at, cutoff_s, cutoff_ns, Captures, position, rest) for the replay's scan
+    scan: tuple
+    flight: jax.Array  # the flight after the step (`LatencyState`'s fields)
+    flight_live: jax.Array
+    flight_s: jax.Array
+    flight_ns: jax.Array
+    flight_slots: Slots
+    flight_rest: jax.Array
+    info: dict  # the step's ``latency_*`` info entries
+
+
+def plan_step(
+    key,
+    lat: LatencyState,
+    book0: BookState,
+    slots_before: Slots,
+    params,
+    data_msgs,
+    agent_msgs,
+    rest,
+    slots,
+    prevented,
+    live,
+    trading,
+    deadline,
+) -> Plan:
+    """The agent's batch this step: the one in flight, or the decision's (``agent_msgs``, with the
+    slots ``slots`` it leads to from ``slots_before``, decided on ``rest``) when none is; where it
+    enters ``data_msgs``; the market-data cutoff and the captures the scan starts from."""
+    flying = lat.flight_live & trading
+    halted = lat.flight_live & ~trading
+    new_real = jnp.any(agent_msgs[:, m.TYPE] != m.NOOP)
+    deferred = live & flying & new_real
+    send = live & ~flying & new_real
+    # A withdrawal at a halt goes at once; otherwise the batch arrives after the order latency.
+    delay = order_delay(key, params.order_latency_ns, params.order_latency_jitter_ns)
+    arrive_s, arrive_ns = later(book0.time_s, book0.time_ns, delay)
+    arrive_s = jnp.where(trading, arrive_s, book0.time_s)
+    arrive_ns = jnp.where(trading, arrive_ns, book0.time_ns)
+    batch = jnp.where(flying, lat.flight, stamped(agent_msgs, arrive_s, arrive_ns))
+    batch_s = jnp.where(flying, lat.flight_s, arrive_s)
+    batch_ns = jnp.where(flying, lat.flight_ns, arrive_ns)
+    batch_slots = _tree_where(flying, lat.flight_slots, slots)
+    batch_rest = jnp.where(flying, lat.flight_rest, rest)
+    in_flight = flying | send
+    position, arrives = insertion(data_msgs, batch_s, batch_ns)
+    position = jnp.where(trading, position, 0)
+    arrives = arrives | ~trading
+    delivered = in_flight & arrives
+    merged, _ = merge(data_msgs, jnp.where(delivered, batch, 0), position)
+    size = batch.shape[0]
+    pre_at = jnp.where(delivered, position - 1, -1)  # captured after the message before
+    post_at = jnp.where(delivered, position + size - 1, -1)
+    # The market-data cutoff: the step's last data message, less the data latency.
+    real = data_msgs[:, m.TYPE] != m.NOOP
+    last = jnp.max(jnp.where(real, jnp.arange(real.shape[0], dtype=_I32), -1))
+    end_s = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_S], book0.time_s)
+    end_ns = jnp.where(last >= 0, data_msgs[jnp.maximum(last, 0), m.TIME_NS], book0.time_ns)
+    cut_s, cut_ns = earlier(end_s, end_ns, params.data_latency_ns)
+    stale = (
+        live
+        & (jnp.asarray(params.data_latency_ns, _I32) > 0)
+        & ~at_or_before(book0.time_s, book0.time_ns, cut_s, cut_ns)
+    )
+    seen0 = _tree_where(stale, (lat.seen_bids, lat.seen_asks), views(book0))
+    still = in_flight & ~arrives & ~deadline
+    dropped = halted.astype(_I32) + (in_flight & ~arrives & deadline).astype(_I32)
+    return Plan(
+        merged=merged,
+        slots=_tree_where(delivered, batch_slots, slots_before),
+        prevented=jnp.where(send, prevented, 0),
+        scan=(pre_at, post_at, cut_s, cut_ns, start_captures(book0, seen0), position, batch_rest),
+        flight=jnp.where(still, batch, 0),
+        flight_live=still,
+        flight_s=batch_s,
+        flight_ns=batch_ns,
+        flight_slots=batch_slots,
+        flight_rest=batch_rest,
+        info={
+            "latency_deferred": deferred.astype(_I32),
+            "latency_dropped": jnp.where(live, dropped, 0),
+            "latency_stale": stale.astype(_I32),
+            "latency_in_flight": still.astype(_I32),
+            "latency_order_ns": jnp.where(send & trading, delay, 0),
+        },
+    )
+
+
+def after_step(lat: LatencyState, plan: Plan, caps: Captures, book, bid, ask, params):
+    """The latency state after a step: the agent's view (the final book when the data latency is
+    0), the batch in flight, the episode counts. ``bid``/``ask`` are the quotes the agent saw at
+    the decision (kept for an empty side)."""
+    now = jnp.asarray(params.data_latency_ns, _I32) == 0
+    seen = _tree_where(now, views(book), caps.seen)
+    seen_bid, seen_ask, _ = market_quotes(with_sides(book, seen), bid, ask)
+    info = plan.info
+    return LatencyState(
+        seen_bids=seen[0],
+        seen_asks=seen[1],
+        seen_bid=seen_bid,
+        seen_ask=seen_ask,
+        flight=plan.flight,
+        flight_live=plan.flight_live,
+        flight_s=plan.flight_s,
+        flight_ns=plan.flight_ns,
+        flight_slots=plan.flight_slots,
+        flight_rest=plan.flight_rest,
+        deferred=lat.deferred + info["latency_deferred"],
+        dropped=lat.dropped + info["latency_dropped"],
+        stale=lat.stale + info["latency_stale"],
+    )
