@@ -29,7 +29,7 @@ def test_a_tiny_recurrent_run_reports_held_out_windows_beside_twap(tmp_path, cap
     argv = ["--env", "lobster_execution", "--recurrent", "--total-timesteps", "64",
             "--num-envs", "4", "--num-steps", "16", "--num-minibatches", "2", "--hidden", "8",
             "--train-windows", "0:2", "--test-windows", "11:13", "--log-interval", "0",
-            "--set", "quantity=100", "--out", str(tmp_path)]  # fmt: skip
+            "--eval-episodes", "0", "--set", "quantity=100", "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     assert "test windows [11, 12]" in capsys.readouterr().out
     report = json.loads((tmp_path / "evaluation.json").read_text())["heldout"]
