@@ -137,12 +137,13 @@ def run(quick: bool) -> dict:
     sweep_shape = (4, 2) if quick else (16, 4)
     rows += _time_sweep(*sweep_shape, repeats=repeats, device=default)
     preset = default_config(ENV)
+    gru = default_config(ENV, recurrent=True).gru_size  # the recurrent preset's own GRU
     return {
         "name": "training_throughput",
         "description": (
             f"PPO / recurrent PPO training on {ENV} (preset settings: {preset.num_steps}-step"
             f" rollouts, {preset.update_epochs} epochs, {preset.num_minibatches} minibatches,"
-            f" MLP {'x'.join(map(str, preset.hidden_sizes))}, GRU {preset.gru_size}): environment"
+            f" MLP {'x'.join(map(str, preset.hidden_sizes))}, GRU {gru}): environment"
             " steps per second including the updates; vmapped sweep vs sequential runs of one"
             " compiled program."
         ),
