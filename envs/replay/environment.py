@@ -296,7 +296,8 @@ class ReplayMarket(environment.Environment):
         with ``liquidate`` and the book trading, a market order in ``direction`` for ``shares``
         minus what the agent traded that way before it. Returns the book, the totals, the
         displacement, the shares that order traded, the messages applied (data messages as the file
-        gave them, ids in the agent's range refused), the worst bid and ask before the last message,
+        gave them, ids in the agent's range refused), the worst bid and ask after the data (before the
+        deadline order),
         the agent's queue-true fills and the refused data messages. With latency compiled in,
         ``lat`` is ``(pre_at, post_at, cutoff_s, cutoff_ns, captures, position, rest)``: the
         agent's batch is among ``msgs`` from ``position`` on, the book's sides are captured after
@@ -306,26 +307,24 @@ class ReplayMarket(environment.Environment):
         the impact log and the shares the rule cut)."""
         liquidates = self.config.task.liquidates
         track = self.config.resync
-        if liquidates:
-            msgs = jnp.concatenate([msgs, jnp.zeros((1, m.NUM_FIELDS), _I32)])
-        last = msgs.shape[0] - 1
+        last = msgs.shape[
+            0
+        ]  # the deadline order's index, after the data (when the task liquidates)
 
-        def step(carry, x):
+        def step(carry, x, deadline_order=False):
             book, totals, disp, worst, queued, refused, caps = carry
             msg, i = x
-            if liquidates:
+            if deadline_order:
                 done = jnp.where(
                     direction > 0, totals.bought_volume[AGENT], totals.sold_volume[AGENT]
                 )
                 size = jnp.maximum(shares - done, 0)
                 send = liquidate & (book.halt_state == m.TRADING)
-                order = market_order(direction, size, send, book.time_s, book.time_ns)[0]
-                msg = jnp.where(i == last, order, msg)
+                msg = market_order(direction, size, send, book.time_s, book.time_ns)[0]
             bad = (
                 (msg[m.TRADER_ID] != AGENT) & (msg[m.TYPE] != m.NOOP) & is_agent_id(msg[m.ORDER_ID])
             )
             msg = jnp.where(bad, jnp.zeros_like(msg), msg)
-            worst = jnp.where(i == last, book_extremes(book), worst)
             trading = book.halt_state == m.TRADING
             if track:
                 typ = msg[m.TYPE]
@@ -383,12 +382,21 @@ class ReplayMarket(environment.Environment):
         caps = None
         if lat is not None:
             caps = (lat[4], jnp.zeros_like(lat[6]), jnp.zeros((), _I32))
-        start = (book, totals, disp, book_extremes(book), zero, zero, caps)
+        start = (book, totals, disp, jnp.zeros((2,), _I32), zero, zero, caps)
         index = jnp.arange(msgs.shape[0], dtype=_I32)
-        (book, totals, disp, worst, queued, refused, caps), (agent, applied, log) = jax.lax.scan(
-            step, start, (msgs, index)
-        )
-        liquidated = agent[-1] if liquidates else jnp.zeros((), _I32)
+        carry, (agent, applied, log) = jax.lax.scan(step, start, (msgs, index))
+        # The worst prices before the deadline order (the task's settlement), then the order itself:
+        # out of the scan, so that the data messages pay for neither.
+        carry = carry[:3] + (book_extremes(carry[0]),) + carry[4:]
+        if liquidates:
+            carry, (order_traded, order, entry) = step(
+                carry, (jnp.zeros((m.NUM_FIELDS,), _I32), jnp.asarray(last, _I32)), True
+            )
+            applied = jnp.concatenate([applied, order[None]])
+            if log is not None:
+                log = jax.tree.map(lambda xs, x: jnp.concatenate([xs, x[None]]), log, entry)
+        book, totals, disp, worst, queued, refused, caps = carry
+        liquidated = order_traded if liquidates else jnp.zeros((), _I32)
         if lat is not None:
             caps = (caps[0], log, caps[2])
         return book, totals, disp, liquidated, applied, worst, queued, refused, caps
