@@ -217,19 +217,26 @@ def _synthesize(args) -> int:
     try:
         msg_path, book_path = synthetic.synthesize(
             args.out,
-            seconds=args.seconds,
-            seed=args.seed,
-            levels=levels,
-            ticker=args.ticker,
-            date=args.date,
-            gzipped=not args.no_gzip,
-            overwrite=True,
+            **_synthesis_options(args, levels),
             progress=progress if args.seconds > 600 else None,
         )
     except OSError as error:
         raise _InputError(f"--out {args.out}: cannot write: {error.strerror or error}") from None
     print(f"wrote {msg_path}\nwrote {book_path}")
     return 0
+
+
+def _synthesis_options(args, levels: int) -> dict:
+    """The options `synthesize` and `synthesize_days` share, from the command line."""
+    return dict(
+        seconds=args.seconds,
+        seed=args.seed,
+        levels=levels,
+        ticker=args.ticker,
+        date=args.date,
+        gzipped=not args.no_gzip,
+        overwrite=True,
+    )
 
 
 def _synthesize_days(args, levels: int) -> int:
@@ -240,16 +247,7 @@ def _synthesize_days(args, levels: int) -> int:
 
     try:
         pairs = synthetic.synthesize_days(
-            args.out,
-            days=args.days,
-            seconds=args.seconds,
-            seed=args.seed,
-            levels=levels,
-            ticker=args.ticker,
-            date=args.date,
-            gzipped=not args.no_gzip,
-            overwrite=True,
-            progress=progress,
+            args.out, days=args.days, **_synthesis_options(args, levels), progress=progress
         )
     except OSError as error:
         raise _InputError(f"--out {args.out}: cannot write: {error.strerror or error}") from None

@@ -106,14 +106,31 @@ class ArrivalModel(Parametrised):
         """(centre, scale) of `observe`."""
 
 
-class FillModel(Parametrised):
+class Unobserved(Parametrised):
+    """A component whose state (if any) is not observed by default: an empty observation."""
+
+    obs_names: ClassVar[tuple[str, ...]] = ()  # what `observe` returns (its state), in order
+
+    def observe(self, state) -> jax.Array:
+        """The observed state, shape (len(obs_names),)."""
+        return jnp.zeros((0,), jnp.float32)
+
+    def obs_bounds(self, p) -> tuple[jax.Array, jax.Array]:
+        """(low, high) of `observe`."""
+        return jnp.zeros((0,)), jnp.zeros((0,))
+
+    def obs_normalisation(self, p) -> tuple[jax.Array, jax.Array]:
+        """(centre, scale) of `observe`."""
+        return jnp.zeros((0,)), jnp.ones((0,))
+
+
+class FillModel(Unobserved):
     """P[fill | a market order arrives] of a quote at depth delta from the mid.
 
     What a model is, is its class (and its `params_type`): test `isinstance(fill, ExponentialFill)`
     or `isinstance(params.fill, ExponentialFillParams)`, never the presence of a field."""
 
     num_normals: ClassVar[int] = 0  # N(0,1) draws one step of its state consumes
-    obs_names: ClassVar[tuple[str, ...]] = ()  # what `observe` returns (its state), in order
 
     @abc.abstractmethod
     def validate(self, p) -> None:
@@ -133,39 +150,13 @@ class FillModel(Parametrised):
         """The state after one step (after this step's fills)."""
         return state
 
-    def observe(self, state) -> jax.Array:
-        """The observed state, shape (len(obs_names),)."""
-        return jnp.zeros((0,), jnp.float32)
-
-    def obs_bounds(self, p) -> tuple[jax.Array, jax.Array]:
-        """(low, high) of `observe`."""
-        return jnp.zeros((0,)), jnp.zeros((0,))
-
-    def obs_normalisation(self, p) -> tuple[jax.Array, jax.Array]:
-        """(centre, scale) of `observe`."""
-        return jnp.zeros((0,)), jnp.ones((0,))
-
     @abc.abstractmethod
     def max_depth(self, p) -> float:
         """The depth where the probability falls to 1 % (the default bound of depth actions)."""
 
 
-class PriceImpact(Parametrised):
+class PriceImpact(Unobserved):
     """How trading at selling speed nu (dQ = -nu dt) moves execution prices and the mid."""
-
-    obs_names: ClassVar[tuple[str, ...]] = ()  # what `observe` returns (its state), in order
-
-    def observe(self, state) -> jax.Array:
-        """The observed impact state, shape (len(obs_names),) (none by default)."""
-        return jnp.zeros((0,), jnp.float32)
-
-    def obs_bounds(self, p) -> tuple[jax.Array, jax.Array]:
-        """(low, high) of `observe`."""
-        return jnp.zeros((0,)), jnp.zeros((0,))
-
-    def obs_normalisation(self, p) -> tuple[jax.Array, jax.Array]:
-        """(centre, scale) of `observe`."""
-        return jnp.zeros((0,)), jnp.ones((0,))
 
     @abc.abstractmethod
     def validate(self, p) -> None:

@@ -175,33 +175,44 @@ class OUParams:
 
 
 @dataclass(frozen=True)
-class OrnsteinUhlenbeck(_OnePrice):
+class _MeanReverting(_OnePrice):
+    """What the OU mids share: their fields' checks, the exact OU increment over dt, and the
+    observation's normalisation (neither OU model is the other's subclass)."""
+
+    num_normals: ClassVar[int] = 1
+    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
+
+    def validate(self, p) -> None:
+        check.finite(p.initial_price, "midprice.initial_price")
+        check.finite(p.mean_level, "midprice.mean_level")
+        check.non_negative(p.mean_reversion, "midprice.mean_reversion")
+        check.non_negative(p.sigma, "midprice.sigma")
+
+    def ou_increment(self, state, p, dt, normals) -> jax.Array:
+        """The exact OU transition's increment, written as (S_bar - S)(1 - e^{-k dt}) + noise so
+        that it stays small in float32."""
+        _, var = _ou_decay(p.mean_reversion, dt)
+        ds = (p.mean_level - state.price) * (-jnp.expm1(-p.mean_reversion * dt))
+        return ds + p.sigma * jnp.sqrt(var) * normals[0]
+
+    def obs_normalisation(self, p, horizon):
+        scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
+        return jnp.stack([p.mean_level]), jnp.stack([scale])
+
+
+@dataclass(frozen=True)
+class OrnsteinUhlenbeck(_MeanReverting):
     """dS = kappa (S_bar - S) dt + sigma dW, stepped with the exact transition over dt.
 
     (mbt_gym applies the mean reversion without the dt factor; here the reversion rate is per unit time.)
     """
 
     name: ClassVar[str] = "ou"
-    num_normals: ClassVar[int] = 1
-    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
     params_type: ClassVar[type] = OUParams
 
-    def validate(self, p: OUParams) -> None:
-        check.finite(p.initial_price, "midprice.initial_price")
-        check.finite(p.mean_level, "midprice.mean_level")
-        check.non_negative(p.mean_reversion, "midprice.mean_reversion")
-        check.non_negative(p.sigma, "midprice.sigma")
-
     def step(self, state, p, dt, normals, arrivals, impact_drift):
-        factor, var = _ou_decay(p.mean_reversion, dt)
-        # Increment written as (S_bar - S)(1 - e^{-k dt}) so it stays small in float32.
-        ds = (p.mean_level - state.price) * (-jnp.expm1(-p.mean_reversion * dt))
-        ds = ds + p.sigma * jnp.sqrt(var) * normals[0] + impact_drift
+        ds = self.ou_increment(state, p, dt, normals) + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def obs_normalisation(self, p, horizon):
-        scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
-        return jnp.stack([p.mean_level]), jnp.stack([scale])
 
 
 @struct.dataclass
@@ -214,7 +225,7 @@ class OUJumpParams:
 
 
 @dataclass(frozen=True)
-class OrnsteinUhlenbeckJump(_OnePrice):
+class OrnsteinUhlenbeckJump(_MeanReverting):
     """dS = kappa (S_bar - S) dt + sigma dW - xi^- dM^- + xi^+ dM^+: a mean-reverting mid that
     market orders move (mbt_gym's OuJumpMidpriceModel, eq. 7 for the price itself).
 
@@ -222,27 +233,16 @@ class OrnsteinUhlenbeckJump(_OnePrice):
     reverting on the next step). `jump_size` is [xi^-, xi^+]."""
 
     name: ClassVar[str] = "ou_jump"
-    num_normals: ClassVar[int] = 1
-    obs_names: ClassVar[tuple[str, ...]] = ("midprice",)
     params_type: ClassVar[type] = OUJumpParams
 
     def validate(self, p: OUJumpParams) -> None:
-        check.finite(p.initial_price, "midprice.initial_price")
-        check.finite(p.mean_level, "midprice.mean_level")
-        check.non_negative(p.mean_reversion, "midprice.mean_reversion")
-        check.non_negative(p.sigma, "midprice.sigma")
+        super().validate(p)
         check.non_negative(p.jump_size, "midprice.jump_size")
 
     def step(self, state, p, dt, normals, arrivals, impact_drift):
-        _, var = _ou_decay(p.mean_reversion, dt)
-        ds = (p.mean_level - state.price) * (-jnp.expm1(-p.mean_reversion * dt))
         jumps = p.jump_size[1] * arrivals[1] - p.jump_size[0] * arrivals[0]
-        ds = ds + p.sigma * jnp.sqrt(var) * normals[0] + jumps + impact_drift
+        ds = self.ou_increment(state, p, dt, normals) + jumps + impact_drift
         return PriceState(price=state.price + ds), ds
-
-    def obs_normalisation(self, p, horizon):
-        scale = jnp.maximum(p.sigma * jnp.sqrt(horizon), 1e-6)
-        return jnp.stack([p.mean_level]), jnp.stack([scale])
 
 
 @struct.dataclass

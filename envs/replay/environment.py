@@ -296,20 +296,17 @@ class ReplayMarket(environment.Environment):
         with ``liquidate`` and the book trading, a market order in ``direction`` for ``shares``
         minus what the agent traded that way before it. Returns the book, the totals, the
         displacement, the shares that order traded, the messages applied (data messages as the file
-        gave them, ids in the agent's range refused), the worst bid and ask after the data (before the
-        deadline order),
-        the agent's queue-true fills and the refused data messages. With latency compiled in,
-        ``lat`` is ``(pre_at, post_at, cutoff_s, cutoff_ns, captures, position, rest)``: the
-        agent's batch is among ``msgs`` from ``position`` on, the book's sides are captured after
-        messages ``pre_at`` and ``post_at`` and after every message stamped by the cutoff
-        (`envs.replay.latency.Captures`), and the batch's replacements follow the cancel-replace
-        rule against ``rest``, the slots' shares at the decision (returned last: the captures,
+        gave them, ids in the agent's range refused), the worst bid and ask after the data (before
+        the deadline order), the agent's queue-true fills and the refused data messages. With
+        latency compiled in, ``lat`` is the step's `envs.replay.latency.ScanInputs`: the agent's
+        batch is among ``msgs`` from ``lat.position`` on, the book's sides are captured after
+        messages ``lat.pre_at`` and ``lat.post_at`` and after every message stamped by the cutoff,
+        and the batch's replacements follow the cancel-replace rule (returned last: the captures,
         the impact log and the shares the rule cut)."""
         liquidates = self.config.task.liquidates
         track = self.config.resync
-        last = msgs.shape[
-            0
-        ]  # the deadline order's index, after the data (when the task liquidates)
+        # The deadline order's index, after the data (when the task liquidates).
+        last = msgs.shape[0]
 
         def step(carry, x, deadline_order=False):
             book, totals, disp, worst, queued, refused, caps = carry
@@ -336,12 +333,14 @@ class ReplayMarket(environment.Environment):
                 may_pay = reduces & from_data & owed
             if lat is not None:
                 caps, filled, replaced = caps
-                msg, cut = lag.replace_rule(msg, i, lat[5], filled, self.config.task.num_slots)
+                msg, cut = lag.replace_rule(
+                    msg, i, lat.position, filled, self.config.task.num_slots
+                )
                 replaced = replaced + cut
             book, engine_msg, queue_totals, queued_now, found = queue_fill(book, msg, trading)
             if lat is not None:
                 filled = lag.filled_in_flight(
-                    msg, i, lat[5], lat[6], found, filled, self.config.task.num_slots
+                    msg, i, lat.position, lat.rest, found, filled, self.config.task.num_slots
                 )
             book, fills = apply_message(book, engine_msg)
             cleared = (queued_now > 0) & (engine_msg[m.TYPE] == m.NOOP)
@@ -362,9 +361,9 @@ class ReplayMarket(environment.Environment):
             log = entry if (track and lat is not None) else None
             if lat is not None:
                 seen = (msg[m.TYPE] != m.NOOP) & lag.at_or_before(
-                    msg[m.TIME_S], msg[m.TIME_NS], lat[2], lat[3]
+                    msg[m.TIME_S], msg[m.TIME_NS], lat.cut_s, lat.cut_ns
                 )
-                when = jnp.stack([i == lat[0], i == lat[1], seen & (i != last)])
+                when = jnp.stack([i == lat.pre_at, i == lat.post_at, seen & (i != last)])
                 caps = (lag.capture(book, when, caps), filled, replaced)
             agent = t.bought_volume[AGENT] + t.sold_volume[AGENT]
             carry = (
@@ -381,7 +380,7 @@ class ReplayMarket(environment.Environment):
         zero = jnp.zeros((), _I32)
         caps = None
         if lat is not None:
-            caps = (lat[4], jnp.zeros_like(lat[6]), jnp.zeros((), _I32))
+            caps = (lat.captures, jnp.zeros_like(lat.rest), jnp.zeros((), _I32))
         start = (book, totals, disp, jnp.zeros((2,), _I32), zero, zero, caps)
         index = jnp.arange(msgs.shape[0], dtype=_I32)
         carry, (agent, applied, log) = jax.lax.scan(step, start, (msgs, index))
@@ -492,7 +491,7 @@ class ReplayMarket(environment.Environment):
             caps, log, replaced = caps
             plan = plan.replace(info={**plan.info, "latency_replace_cut": replaced})
             if c.resync:  # the records in message order, the batch's taking where it arrived
-                post_at = plan.scan[1]
+                post_at = plan.scan.post_at
                 index = jnp.arange(log[0].shape[0], dtype=_I32)
                 disp = impact.record_all(disp, log, index <= post_at)
                 disp = impact.record_taken(

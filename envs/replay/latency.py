@@ -172,16 +172,15 @@ def insertion(data_msgs: jax.Array, arrive_s, arrive_ns) -> tuple[jax.Array, jax
     return position, arrives
 
 
-def merge(data_msgs: jax.Array, batch: jax.Array, position) -> tuple[jax.Array, jax.Array]:
-    """``data_msgs`` with ``batch`` inserted before data message ``position``, and a mask of the
-    batch's rows: ``(P + B, NUM_FIELDS)`` and ``(P + B,)``."""
+def merge(data_msgs: jax.Array, batch: jax.Array, position) -> jax.Array:
+    """``data_msgs`` with ``batch`` inserted before data message ``position``:
+    ``(P + B, NUM_FIELDS)``."""
     num_data, num_batch = data_msgs.shape[0], batch.shape[0]
     j = jnp.arange(num_data + num_batch, dtype=_I32)
     in_batch = (j >= position) & (j < position + num_batch)
     data_index = jnp.clip(jnp.where(j < position, j, j - num_batch), 0, num_data - 1)
     batch_index = jnp.clip(j - position, 0, num_batch - 1)
-    merged = jnp.where(in_batch[:, None], batch[batch_index], data_msgs[data_index])
-    return merged, in_batch
+    return jnp.where(in_batch[:, None], batch[batch_index], data_msgs[data_index])
 
 
 @struct.dataclass
@@ -271,6 +270,19 @@ def _tree_where(cond, a, b):
 
 
 @struct.dataclass
+class ScanInputs:
+    """What the replay's scan needs of the latency (`envs.replay.environment`)."""
+
+    pre_at: jax.Array  # () int32, capture the sides after this message: before the batch (-1: none)
+    post_at: jax.Array  # () int32, and after this one: after the batch
+    cut_s: jax.Array  # () int32, the market-data cutoff (capture the view up to it)
+    cut_ns: jax.Array
+    captures: Captures  # the captures the scan starts from
+    position: jax.Array  # () int32, the batch's first row among the merged messages
+    rest: jax.Array  # (K,) int32, the slots' shares at the batch's decision (cancel-replace rule)
+
+
+@struct.dataclass
 class Plan:
     """One step's latency plan (`plan_step`): the agent's batch among the data, what stands of the
     decision, the scan's inputs and the flight after the step."""
@@ -278,8 +290,7 @@ class Plan:
     merged: jax.Array  # (P + 2 K, NUM_FIELDS) int32: the data with the batch where it arrives
     slots: Slots  # the order slots after the step
     prevented: jax.Array  # () int32, self-trade prevention of a decision that was sent
-    # (pre_at, post_at, cutoff_s, cutoff_ns, Captures, position, rest) for the replay's scan
-    scan: tuple
+    scan: ScanInputs
     flight: jax.Array  # the flight after the step (`LatencyState`'s fields)
     flight_live: jax.Array
     flight_s: jax.Array
@@ -327,7 +338,7 @@ def plan_step(
     position = jnp.where(trading, position, 0)
     arrives = arrives | ~trading
     delivered = in_flight & arrives
-    merged, _ = merge(data_msgs, jnp.where(delivered, batch, 0), position)
+    merged = merge(data_msgs, jnp.where(delivered, batch, 0), position)
     size = batch.shape[0]
     pre_at = jnp.where(delivered, position - 1, -1)  # captured after the message before
     post_at = jnp.where(delivered, position + size - 1, -1)
@@ -349,7 +360,15 @@ def plan_step(
         merged=merged,
         slots=_tree_where(delivered, batch_slots, slots_before),
         prevented=jnp.where(send, prevented, 0),
-        scan=(pre_at, post_at, cut_s, cut_ns, start_captures(book0, seen0), position, batch_rest),
+        scan=ScanInputs(
+            pre_at=pre_at,
+            post_at=post_at,
+            cut_s=cut_s,
+            cut_ns=cut_ns,
+            captures=start_captures(book0, seen0),
+            position=position,
+            rest=batch_rest,
+        ),
         flight=jnp.where(still, batch, 0),
         flight_live=still,
         flight_s=batch_s,
