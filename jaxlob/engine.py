@@ -753,6 +753,22 @@ def apply_message(book: BookState, msg) -> tuple[BookState, Fills]:
     return new_book, fills
 
 
+def scan_messages(apply_one, book, msgs: jax.Array, keep_fills: bool, num_traders: int):
+    """Apply ``msgs`` in order with ``apply_one(book, msg) -> (book, fills)`` under ``lax.scan``;
+    return the book and a ``BatchRecord`` (every message's ``Fills`` too with ``keep_fills``)."""
+    chex.assert_rank(msgs, 2)
+    chex.assert_axis_dimension(msgs, 1, m.NUM_FIELDS)
+    chex.assert_type(msgs, int)
+
+    def step(carry, msg):
+        book, totals = carry
+        book, fills = apply_one(book, msg)
+        return (book, add_totals(totals, fills.totals)), (fills if keep_fills else None)
+
+    (book, totals), fills = lax.scan(step, (book, zero_totals(num_traders)), msgs)
+    return book, BatchRecord(totals=totals, fills=fills)
+
+
 def apply_messages(
     book: BookState, msgs: jax.Array, keep_fills: bool = False
 ) -> tuple[BookState, BatchRecord]:
@@ -761,14 +777,4 @@ def apply_messages(
     Returns the book and a ``BatchRecord`` with the batch totals; with ``keep_fills`` (static) also
     every message's ``Fills``, stacked.
     """
-    chex.assert_rank(msgs, 2)
-    chex.assert_axis_dimension(msgs, 1, m.NUM_FIELDS)
-    chex.assert_type(msgs, int)
-
-    def step(carry, msg):
-        book, totals = carry
-        book, fills = apply_message(book, msg)
-        return (book, add_totals(totals, fills.totals)), (fills if keep_fills else None)
-
-    (book, totals), fills = lax.scan(step, (book, zero_totals(book.num_traders)), msgs)
-    return book, BatchRecord(totals=totals, fills=fills)
+    return scan_messages(apply_message, book, msgs, keep_fills, book.num_traders)
