@@ -6,24 +6,26 @@ sorted ``Side`` (the front, where the engine does its work) and the rest in an u
 whose slots are written one at a time. Invariant: every front order has better priority (price,
 then arrival) than every pool order of its side.
 
-Per message the pool costs a handful of reductions over its slots (find an id, a free slot, its
-best and worst order) and at most two single-slot writes per side; the front costs what a book of
-``front_capacity`` costs. Around the engine's step on the front:
+Per message the pool costs one pass of reductions per side (the message's id or snapshot
+aggregate, a free slot, the shares, the best price), the search for its best order after the step,
+and one pass writing at most two slots; the front costs what a book of ``front_capacity`` costs.
+Around the engine's step on the front:
 
 - before it, an order the message names that rests in the pool (by id, or the snapshot aggregate
   a cancel, deletion or execution falls back to) is moved to the back of the front, the front's
-  worst going to the pool in its place when the front is full; a SUBMIT on a full front first
-  moves the front's worst to the pool, or, when the whole side is full, swaps it with the pool's
-  worst, so that the engine evicts exactly the order a book of the whole capacity would;
+  last going to the pool in its place when the front is full; a SUBMIT on a full front first
+  moves the front's last to a free pool slot;
 - after it, an order left at the back of the front that the pool's best beats changes places
-  with it, else one pool order tops up a front that is not full.
+  with it, else the pool's best tops up a front that is not full.
 
-A message the front cannot answer alone, an aggressor that could trade through every front order
-into the pool, or a SUBMIT that could take its side past ``MAX_SIDE_SHARES``, is applied by the
-engine to the whole book (front and pool merged, ``to_book``) inside a ``while_loop`` that runs at
-most once: under ``vmap`` it runs only when some book of the batch needs it. The result is the
-same as the engine on a book of the whole capacity, message by message (the tests check both
-against the reference book).
+A message the front cannot answer alone (an aggressor that could trade through every front order
+into the pool; a SUBMIT on a completely full side, whose eviction is the pool's worst order, or
+one that could take its side past ``MAX_SIDE_SHARES``; a snapshot fallback with several candidates
+in the pool) is applied by the engine to the whole book (front and pool merged, ``to_book``)
+inside a ``while_loop`` of at most one turn: under ``vmap`` it runs only when some book of the
+batch needs it. The result is the engine's on a book of the whole capacity, message by message
+(``tests/jaxlob/test_deep_front_pool.py`` checks it against the reference book). On XLA:CPU this
+is not faster than the sorted engine at capacity 1,000 (README, "Engine cost and deep books").
 """
 
 from __future__ import annotations
@@ -418,7 +420,7 @@ def _any_type(typ, types) -> jax.Array:
     return out
 
 
-def _settle(side: Side, pool: Pool, first: _PoolWrite, is_ask: bool) -> Pool:
+def _settle(side: Side, pool: Pool, first: _PoolWrite, is_ask: bool) -> tuple[Side, Pool]:
     """After the engine's step: the pool's best (``first`` written) changes places with a front's
     last order it beats, else tops up a front that is not full. Returns the front and the pool,
     both writes made in one pass."""

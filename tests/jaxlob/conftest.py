@@ -10,6 +10,7 @@ import pytest
 from jax import lax
 
 import jaxlob as jl
+from jaxlob import random_messages as rm
 from jaxlob import reference as ref
 
 SIDE_FIELDS = ("price", "quantity", "order_id", "trader_id", "arrival")
@@ -98,3 +99,38 @@ def compare_totals(jax_totals, ref_totals) -> list[str]:
 def compare():
     """The comparison helpers, for test modules (which cannot import this file)."""
     return {"step": compare_step, "fills": compare_fills, "totals": compare_totals, "at": at}
+
+
+# Few sweeps and many unknown ids, so that snapshot levels live long enough to be named.
+FALLBACK_MIX = {
+    **rm.STRESS_MIX,
+    "passive": 0.3,
+    "crossing": 0.02,
+    "market": 0.01,
+    "unknown_id": 0.25,
+}
+# Deep sweeps: many small resting orders near the touch and aggressors of up to 40 orders' size.
+DEEP_MIX = {"passive": 0.6, "crossing": 0.12, "market": 0.06, "delete": 0.17, "execute": 0.05}
+
+
+def deep_sweep_stream(seed: int) -> np.ndarray:
+    """60 small passive orders, then 250 messages of ``DEEP_MIX`` (64-slot books, 8 fill rows)."""
+    rng = np.random.default_rng(seed)
+    book = ref.empty_book(64, 8, 2)
+    warm = rm.random_stream(rng, 60, book, mix={"passive": 1.0}, max_size=5)
+    msgs = rm.random_stream(
+        rng,
+        250,
+        ref.apply_messages(book, warm)[0],
+        mix=DEEP_MIX,
+        max_size=5,
+        first_id=10_000,
+        sweep_scales=(1, 40),
+    )
+    return np.concatenate([warm, msgs])
+
+
+@pytest.fixture(scope="session")
+def streams():
+    """Shared stress streams: ``fallback_mix`` and ``deep_sweep_stream(seed)``."""
+    return {"fallback_mix": FALLBACK_MIX, "deep_sweep_stream": deep_sweep_stream}

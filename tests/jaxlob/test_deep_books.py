@@ -23,8 +23,6 @@ from jaxlob import reference as ref
 
 LEVELS = 4
 MIX = {**rm.STRESS_MIX, "passive": 0.5}
-# Deep sweeps: many small resting orders near the touch and aggressors of up to 40 orders' size.
-DEEP_MIX = {"passive": 0.6, "crossing": 0.12, "market": 0.06, "delete": 0.17, "execute": 0.05}
 
 
 def _replay_fn():
@@ -59,22 +57,10 @@ def test_sweeps_across_windows_match_reference(compare, monkeypatch, window):
 
 
 @pytest.mark.parametrize("tricks", ["on", "off"])
-def test_deep_book_sweeps_match_reference(compare, monkeypatch, tricks):
+def test_deep_book_sweeps_match_reference(compare, streams, monkeypatch, tricks):
     """64 slots, sweeps beyond the default window; both forms of the CPU-specific code."""
     monkeypatch.setenv(backend.ENV_VAR, tricks)
-    rng = np.random.default_rng(7)
-    ref_book = ref.empty_book(64, 8, 2)
-    warm = rm.random_stream(rng, 60, ref_book, mix={"passive": 1.0}, max_size=5)
-    msgs = rm.random_stream(
-        rng,
-        250,
-        ref.apply_messages(ref_book, warm)[0],
-        mix=DEEP_MIX,
-        max_size=5,
-        first_id=10_000,
-        sweep_scales=(1, 40),
-    )
-    stream = np.concatenate([warm, msgs])
+    stream = streams["deep_sweep_stream"](7)
     _check(compare, jl.empty_book(64, 8, 2), ref.empty_book(64, 8, 2), stream)
     # The stream must sweep past one window somewhere.
     _, record = ref.apply_messages(ref.empty_book(64, 8, 2), stream, keep_fills=True)

@@ -4,8 +4,8 @@ The oracle is the reference book of the whole capacity, compared after every mes
 priority order, fills, counters, top levels). Fronts of 1 and 3 orders on 8-slot books move orders
 between front and pool on almost every message and fill both sides, so that promotions, room
 making, evictions (the whole-book path), snapshot fallbacks and sweeps into the pool all occur; a
-64-slot book with a front of 4 gets sweeps of dozens of orders. A vmapped batch in which only some
-books take the whole-book path checks the ``while_loop``'s per-book selection.
+vmapped batch of 64-slot books with fronts of 4 gets sweeps of dozens of orders, and only some of
+its books take the whole-book path at a step (the ``while_loop``'s per-book selection).
 """
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ from jaxlob import reference as ref
 
 LEVELS = 4
 MIX = {**rm.STRESS_MIX, "passive": 0.5}
-FALLBACK_MIX = {
-    **rm.STRESS_MIX,
-    "passive": 0.3,
-    "crossing": 0.02,
-    "market": 0.01,
-    "unknown_id": 0.25,
-}
-DEEP_MIX = {"passive": 0.6, "crossing": 0.12, "market": 0.06, "delete": 0.17, "execute": 0.05}
 SNAPSHOT_ROW = np.array(
     [10001, 50, 9999, 40, 10003, 30, 9998, 20, 10004, 10, 9990, 5] + [9999999999, 0, -9999999999, 0]
 )
@@ -75,13 +67,13 @@ def test_random_streams_match_reference(compare, seed, front):
     assert whole > 0
 
 
-def test_snapshot_fallbacks_match_reference(compare):
+def test_snapshot_fallbacks_match_reference(compare, streams):
     args = (SNAPSHOT_ROW, 8, 4, 3, 2)
     msgs = rm.random_stream(
         np.random.default_rng(100),
         300,
         ref.book_from_snapshot(*args),
-        mix=FALLBACK_MIX,
+        mix=streams["fallback_mix"],
         max_size=30,
     )
     book = deep.to_deep(jl.book_from_snapshot(*args), 3)
@@ -89,57 +81,33 @@ def test_snapshot_fallbacks_match_reference(compare):
     assert ref.apply_messages(ref.book_from_snapshot(*args), msgs)[0].counters["snapshot_fallbacks"]
 
 
-def _deep_stream(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    ref_book = ref.empty_book(64, 8, 2)
-    warm = rm.random_stream(rng, 60, ref_book, mix={"passive": 1.0}, max_size=5)
-    msgs = rm.random_stream(
-        rng,
-        250,
-        ref.apply_messages(ref_book, warm)[0],
-        mix=DEEP_MIX,
-        max_size=5,
-        first_id=10_000,
-        sweep_scales=(1, 40),
-    )
-    return np.concatenate([warm, msgs])
-
-
-def test_deep_sweeps_through_a_small_front_match_reference(compare):
-    whole = _check(
-        compare, deep.empty_deep_book(64, 4, 8, 2), ref.empty_book(64, 8, 2), _deep_stream(7)
-    )
-    assert whole > 0  # sweeps beyond the front went to the whole book
-
-
-def test_vmapped_books_take_the_whole_book_path_one_by_one():
-    """Four books, four streams, one vmapped program: each ends as the reference does alone."""
-    streams = np.stack([_deep_stream(seed) for seed in (7, 8, 9, 10)])
+def test_vmapped_deep_sweeps_match_reference(compare, streams):
+    """Four 64-slot books with fronts of 4, four deep-sweep streams, one vmapped program: the first
+    book after every message and every book at the end equal the reference; only some books take
+    the whole-book turn at a step. The final books survive a split and merge unchanged."""
+    msgs = np.stack([streams["deep_sweep_stream"](seed) for seed in (7, 8, 9, 10)])
     books = jax.tree.map(lambda x: jnp.stack([x] * 4), deep.empty_deep_book(64, 4, 8, 2))
-    merged, _, _, needed = jax.device_get(jax.vmap(_replay)(books, jnp.asarray(streams)))
+    merged, fills, tops, needed = jax.device_get(jax.vmap(_replay)(books, jnp.asarray(msgs)))
     assert 0 < needed.any(axis=0).sum() < needed.shape[1]  # some steps, not all
     assert (needed != needed.any(axis=0)).any()  # and not every book at those steps
-    for k, stream in enumerate(streams):
+    ref_book = ref.empty_book(64, 8, 2)
+    first = compare["at"]((merged, fills, tops), 0)
+    for i, msg in enumerate(msgs[0]):
+        ref_book, ref_fills = ref.apply_message(ref_book, msg)
+        problems = compare["step"](*compare["at"](first, i), ref_book, ref_fills, LEVELS)
+        assert not problems, f"message {i} {msg.tolist()}: {problems[:4]}"
+    for k, stream in enumerate(msgs):
         ref_book, _ = ref.apply_messages(ref.empty_book(64, 8, 2), stream)
         final = jax.tree.map(lambda x, k=k: x[k, -1], merged)
-        orders = jl.book_orders(final)
-        for side, fields in ref.book_orders(ref_book).items():
-            for name, values in fields.items():
-                np.testing.assert_array_equal(orders[side][name], values, err_msg=f"{k} {side}")
+        again = deep.to_book(deep.to_deep(final, 5))
+        expected = ref.book_orders(ref_book)
+        for book in (final, again):
+            orders = jl.book_orders(book)
+            for side, fields in expected.items():
+                for name, values in fields.items():
+                    np.testing.assert_array_equal(orders[side][name], values, err_msg=f"{k} {side}")
         for name, value in ref_book.counters.items():
             assert int(getattr(final.counters, name)) == value, name
-
-
-def test_split_and_merge_round_trip():
-    msgs = _deep_stream(11)
-    book = jl.apply_messages(jl.empty_book(64, 8, 2), jnp.asarray(msgs))[0]
-    split = deep.to_deep(book, 5)
-    assert int(split.front.bids.count) == min(5, int(book.bids.count))
-    assert split.capacity == 64 and split.front_capacity == 5
-    back = deep.to_book(split)
-    for side in ("bids", "asks"):
-        for name, values in jl.book_orders(book)[side].items():
-            np.testing.assert_array_equal(jl.book_orders(back)[side][name], values)
 
 
 @pytest.mark.parametrize("front", [0, 8, 9, 2.5])

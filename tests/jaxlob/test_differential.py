@@ -22,14 +22,6 @@ CAPACITY, MAX_FILLS, NUM_TRADERS, LEVELS = 8, 3, 2, 4
 NUM_MESSAGES = 300
 # Filled books (so that full sides evict), still with sweeps and every other kind of message.
 MIX = {**rm.STRESS_MIX, "passive": 0.5}
-# Few sweeps and many unknown ids, so that snapshot levels live long enough to be named.
-FALLBACK_MIX = {
-    **rm.STRESS_MIX,
-    "passive": 0.3,
-    "crossing": 0.02,
-    "market": 0.01,
-    "unknown_id": 0.25,
-}
 SNAPSHOT_ROW = np.array(
     [10001, 50, 9999, 40, 10003, 30, 9998, 20, 10004, 10, 9990, 5] + [9999999999, 0, -9999999999, 0]
 )
@@ -69,8 +61,8 @@ def test_random_streams_match_reference_after_every_message(replay, compare, see
 
 
 @pytest.mark.parametrize("seed", range(100, 103))
-def test_snapshot_fallbacks_match_reference(replay, compare, seed):
-    counters = _check_stream(replay, compare, seed, snapshot=True, mix=FALLBACK_MIX)
+def test_snapshot_fallbacks_match_reference(replay, compare, streams, seed):
+    counters = _check_stream(replay, compare, seed, snapshot=True, mix=streams["fallback_mix"])
     assert counters["snapshot_fallbacks"] > 0
 
 
