@@ -173,8 +173,12 @@ def to_book(deep: DeepBook) -> BookState:
 def to_deep(book: BookState, front_capacity: int) -> DeepBook:
     """A ``BookState`` split into a front of ``front_capacity`` orders per side and pools."""
     _check_split(book.capacity, front_capacity)
-    bids, bid_pool = _split_side(book.bids, front_capacity)
-    asks, ask_pool = _split_side(book.asks, front_capacity)
+    return _split(book, front_capacity)
+
+
+def _split(book: BookState, k: int) -> DeepBook:
+    bids, bid_pool = _split_side(book.bids, k)
+    asks, ask_pool = _split_side(book.asks, k)
     return DeepBook(book.replace(bids=bids, asks=asks), bid_pool, ask_pool)
 
 
@@ -442,12 +446,6 @@ def _settle(side: Side, pool: Pool, first: _PoolWrite, is_ask: bool) -> tuple[Si
     return side, _apply_writes(pool, first, second)
 
 
-def _split(book: BookState, k: int) -> DeepBook:
-    bids, bid_pool = _split_side(book.bids, k)
-    asks, ask_pool = _split_side(book.asks, k)
-    return DeepBook(book.replace(bids=bids, asks=asks), bid_pool, ask_pool)
-
-
 def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
     """Apply one message; the same book and fills as ``jaxlob.apply_message`` on ``to_book(deep)``.
 
@@ -461,8 +459,9 @@ def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
     scans = (_scan_pool(deep.bid_pool, raw, False), _scan_pool(deep.ask_pool, raw, True))
     context = _context(deep, raw, scans)
     whole = _needs_whole_book(deep, raw, scans, context)
+    # Fills' shapes follow max_fills and num_traders only: the front's step gives them.
     no_fills = jax.tree.map(
-        jnp.zeros_like, jax.eval_shape(engine.apply_message, to_book(deep), raw)[1]
+        jnp.zeros_like, jax.eval_shape(engine.apply_message, deep.front, raw)[1]
     )
 
     def whole_book(carry):

@@ -448,6 +448,7 @@ class ReplayMarket(environment.Environment):
             jnp.asarray(data.step_rows[w, jnp.maximum(t_data - 1, 0)], _I32),
         )
         if c.latency:
+            decision = lag.Decision(agent_msgs, slots, rest, prevented)
             plan = lag.plan_step(
                 key,
                 state.latency,
@@ -455,10 +456,7 @@ class ReplayMarket(environment.Environment):
                 state.slots,
                 params,
                 data_msgs,
-                agent_msgs,
-                rest,
-                slots,
-                prevented,
+                decision,
                 live,
                 trading,
                 deadline,

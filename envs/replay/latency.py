@@ -283,6 +283,18 @@ class ScanInputs:
 
 
 @struct.dataclass
+class Decision:
+    """The batch the agent decides this step (`envs.replay.orders.order_messages`): its messages,
+    the order slots they lead to, the slots' shares resting when it was decided, and what
+    self-trade prevention cut."""
+
+    msgs: jax.Array  # (2 K, NUM_FIELDS) int32
+    slots: Slots
+    rest: jax.Array  # (K,) int32
+    prevented: jax.Array  # () int32
+
+
+@struct.dataclass
 class Plan:
     """One step's latency plan (`plan_step`): the agent's batch among the data, what stands of the
     decision, the scan's inputs and the flight after the step."""
@@ -307,17 +319,15 @@ def plan_step(
     slots_before: Slots,
     params,
     data_msgs,
-    agent_msgs,
-    rest,
-    slots,
-    prevented,
+    decision: Decision,
     live,
     trading,
     deadline,
 ) -> Plan:
-    """The agent's batch this step: the one in flight, or the decision's (``agent_msgs``, with the
-    slots ``slots`` it leads to from ``slots_before``, decided on ``rest``) when none is; where it
-    enters ``data_msgs``; the market-data cutoff and the captures the scan starts from."""
+    """The agent's batch this step: the one in flight, or ``decision``'s (its slots reached from
+    ``slots_before``) when none is; where it enters ``data_msgs``; the market-data cutoff and the
+    captures the scan starts from."""
+    agent_msgs, rest, slots = decision.msgs, decision.rest, decision.slots
     flying = lat.flight_live & trading
     halted = lat.flight_live & ~trading
     new_real = jnp.any(agent_msgs[:, m.TYPE] != m.NOOP)
@@ -359,7 +369,7 @@ def plan_step(
     return Plan(
         merged=merged,
         slots=_tree_where(delivered, batch_slots, slots_before),
-        prevented=jnp.where(send, prevented, 0),
+        prevented=jnp.where(send, decision.prevented, 0),
         scan=ScanInputs(
             pre_at=pre_at,
             post_at=post_at,
