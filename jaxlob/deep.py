@@ -6,27 +6,28 @@ sorted ``Side`` (the front, where the engine does its work) and the rest in an u
 whose slots are written one at a time. Invariant: every front order has better priority (price,
 then arrival) than every pool order of its side.
 
-Per message the pool costs one pass of reductions per side (the message's id or snapshot
-aggregate, a free slot, the shares, the best price), the search for its best order after the step,
-and one pass writing at most two slots; the front costs what a book of ``front_capacity`` costs.
-Around the engine's step on the front:
+The pool is cut into blocks of ``pool_block`` slots, each with a summary (free slots, shares, its
+best order), so that per message only the id lookup reads every slot (one reduction per side);
+the free slot and the best order come from the summaries and one block's slots, and each of the
+at most two slot writes per side recomputes its block's summary from that block. Around the
+engine's step on the front:
 
-- before it, an order the message names that rests in the pool (by id, or the snapshot aggregate
-  a cancel, deletion or execution falls back to) is moved to the back of the front, the front's
-  last going to the pool in its place when the front is full; a SUBMIT on a full front first
-  moves the front's last to a free pool slot;
+- before it, an order the message names that rests in the pool (by id) is moved to the back of
+  the front, the front's last going to the pool in its place when the front is full; a SUBMIT on
+  a full front first moves the front's last to a free pool slot;
 - after it, an order left at the back of the front that the pool's best beats changes places
   with it, else the pool's best tops up a front that is not full.
 
 A message the front cannot answer alone (an aggressor that could trade through every front order
 into the pool; a SUBMIT on a completely full side, whose eviction is the pool's worst order, or
-one that could take its side past ``MAX_SIDE_SHARES``; a snapshot fallback with several candidates
-in the pool) is applied by the engine to the whole book (front and pool merged, ``to_book``)
-inside a ``while_loop`` of at most one turn: under ``vmap`` it runs only when some book of the
-batch needs it. The result is the engine's on a book of the whole capacity, message by message
-(``tests/jaxlob/test_deep_front_pool.py`` checks it against the reference book). On XLA:CPU this
-is not faster than the sorted engine at capacity 1,000 (README, "Engine cost and deep books").
+one that could take its side past ``MAX_SIDE_SHARES``; a cancel, deletion or execution that falls
+back on a snapshot order of the pool) is a NOOP for the front, then applied by the engine to the
+whole book (front and pool merged, ``to_book``) inside a ``while_loop`` of at most one turn: under
+``vmap`` it runs only when some book of the batch needs it. The result is the engine's on a book
+of the whole capacity, message by message (``tests/jaxlob/test_deep_front_pool.py`` checks it
+against the reference book). Cost on XLA:CPU: README, "Engine cost and deep books".
 """
+
 
 from __future__ import annotations
 
@@ -59,15 +60,31 @@ _HIGHEST = jnp.iinfo(jnp.int32).max
 FIELDS = ("price", "quantity", "order_id", "trader_id", "arrival")
 
 
+DEFAULT_POOL_BLOCK = 32
+
+
 @struct.dataclass
 class Pool:
-    """One side's orders beyond the front, in no order; a free slot holds zeros (quantity 0)."""
+    """One side's orders beyond the front, in no order, as ``blocks x block`` slots; a free slot
+    holds zeros (quantity 0). Slots past ``size`` (the last block's padding) are never used.
 
-    price: jax.Array  # (pool_capacity,) int32
+    Per block it keeps what the searches need, so that they read a summary per block and one
+    block's slots instead of every slot: free slots, shares, and the block's best order (its price
+    key, arrival and slot; key ``_HIGHEST`` when the block is empty). A write recomputes its
+    block's summary from that block alone."""
+
+    price: jax.Array  # (blocks, block) int32
     quantity: jax.Array
     order_id: jax.Array
     trader_id: jax.Array
     arrival: jax.Array
+    free: jax.Array  # (blocks,) free usable slots
+    shares: jax.Array  # (blocks,) shares resting
+    best_key: jax.Array  # (blocks,) price_sort_key of the block's best order
+    best_arrival: jax.Array  # (blocks,) its arrival
+    best_slot: jax.Array  # (blocks,) its slot in the block
+    size: int = struct.field(pytree_node=False, default=0)
+    is_ask: bool = struct.field(pytree_node=False, default=False)
 
 
 @struct.dataclass
@@ -85,21 +102,66 @@ class DeepBook:
 
     @property
     def capacity(self) -> int:
-        return self.front.capacity + self.bid_pool.price.shape[-1]
+        return self.front.capacity + self.bid_pool.size
 
 
-def _empty_pool(size: int) -> Pool:
+def _summarise(price, quantity, arrival, usable, is_ask: bool) -> dict:
+    """Per row (block): free usable slots, shares, and the best order's key, arrival and slot."""
+    return dict(
+        free=jnp.sum(usable & (quantity == 0), axis=-1, dtype=_I32),
+        shares=jnp.sum(quantity, axis=-1, dtype=_I32),
+        **_summarise_best(price, quantity, arrival, is_ask),
+    )
+
+
+def _summarise_best(price, quantity, arrival, is_ask: bool) -> dict:
+    """Per row (block): the best order's key, arrival and slot (key ``_HIGHEST``: none)."""
+    occupied = quantity > 0
+    key = jnp.where(occupied, price_sort_key(price, is_ask), _HIGHEST)
+    best_key = jnp.min(key, axis=-1)
+    at_key = occupied & (key == best_key[..., None])
+    best_arrival = jnp.min(jnp.where(at_key, arrival, _HIGHEST), axis=-1)
+    slots = jnp.arange(price.shape[-1], dtype=_I32)
+    first = at_key & (arrival == best_arrival[..., None])
+    best_slot = jnp.min(jnp.where(first, slots, _HIGHEST), axis=-1)
+    return dict(
+        best_key=best_key,
+        best_arrival=best_arrival,
+        best_slot=jnp.where(best_key < _HIGHEST, best_slot, 0),
+    )
+
+
+def _usable(block_index, block: int, size: int) -> jax.Array:
+    """Which slots of the given block(s) are inside the pool's ``size`` (not padding)."""
+    slots = jnp.arange(block, dtype=_I32)
+    return jnp.asarray(block_index, _I32)[..., None] * block + slots < size
+
+
+def _pool_from_flat(values: dict, block: int, is_ask: bool) -> Pool:
+    """A pool from flat per-slot fields (free slots zero), padded to whole blocks."""
+    size = values["price"].shape[-1]
+    blocks = -(-size // block)
+    pad = blocks * block - size
+    rows = {name: jnp.pad(v, (0, pad)).reshape(blocks, block) for name, v in values.items()}
+    usable = _usable(jnp.arange(blocks), block, size)
+    summary = _summarise(rows["price"], rows["quantity"], rows["arrival"], usable, is_ask)
+    return Pool(**rows, **summary, size=size, is_ask=is_ask)
+
+
+def _empty_pool(size: int, block: int, is_ask: bool) -> Pool:
     zeros = jnp.zeros((size,), _I32)
-    return Pool(zeros, zeros, zeros, zeros, zeros)
+    return _pool_from_flat({name: zeros for name in FIELDS}, block, is_ask)
 
 
-def _check_split(capacity: int, front_capacity: int) -> None:
+def _check_split(capacity: int, front_capacity: int, pool_block: int) -> None:
     if not isinstance(front_capacity, int) or not 1 <= front_capacity < capacity:
         raise ValueError(
             f"front_capacity must be an int in 1..capacity-1 ({capacity - 1}), got {front_capacity!r}"
         )
     if capacity > MAX_CAPACITY:
         raise ValueError(f"capacity must be at most {MAX_CAPACITY}, got {capacity}")
+    if not isinstance(pool_block, int) or pool_block < 1:
+        raise ValueError(f"pool_block must be a positive int, got {pool_block!r}")
 
 
 def empty_deep_book(
@@ -107,37 +169,43 @@ def empty_deep_book(
     front_capacity: int,
     max_fills: int = DEFAULT_MAX_FILLS,
     num_traders: int = DEFAULT_NUM_TRADERS,
+    pool_block: int = DEFAULT_POOL_BLOCK,
 ) -> DeepBook:
-    """An empty book of ``capacity`` orders per side, the best ``front_capacity`` kept sorted."""
-    _check_split(capacity, front_capacity)
-    pool = _empty_pool(capacity - front_capacity)
-    return DeepBook(empty_book(front_capacity, max_fills, num_traders), pool, pool)
+    """An empty book of ``capacity`` orders per side, the best ``front_capacity`` kept sorted, the
+    rest in pools of blocks of ``pool_block`` slots."""
+    _check_split(capacity, front_capacity, pool_block)
+    size = capacity - front_capacity
+    return DeepBook(
+        empty_book(front_capacity, max_fills, num_traders),
+        _empty_pool(size, pool_block, False),
+        _empty_pool(size, pool_block, True),
+    )
 
 
 # --------------------------------------------------------------------------- merge and split
 
 
-def _pool_order(pool: Pool, is_ask: bool) -> jax.Array:
-    """Pool slots in priority order, free slots last."""
-    key = jnp.where(pool.quantity > 0, price_sort_key(pool.price, is_ask), _HIGHEST)
-    return jnp.lexsort((pool.arrival, key))
+def _flat(pool: Pool, name: str) -> jax.Array:
+    return getattr(pool, name).reshape(-1)
 
 
 def _merge_side(front: Side, pool: Pool, is_ask: bool) -> Side:
     """The side of the whole capacity in priority order (head 0): the front, then the pool."""
     ordered, _ = in_priority_order(front)
     k = front.price.shape[-1]
-    order = _pool_order(pool, is_ask)
-    n = k + pool.price.shape[-1]
+    quantity = _flat(pool, "quantity")
+    key = jnp.where(quantity > 0, price_sort_key(_flat(pool, "price"), is_ask), _HIGHEST)
+    order = jnp.lexsort((_flat(pool, "arrival"), key))  # free slots last
+    padded = k + quantity.shape[-1]
+    n = k + pool.size
     rank = jnp.arange(n, dtype=_I32)
-    pool_count = jnp.sum(pool.quantity > 0, dtype=_I32)
-    from_front = rank < front.count
-    index = jnp.where(from_front, rank, k + rank - front.count)
+    pool_count = jnp.sum(quantity > 0, dtype=_I32)
+    index = jnp.where(rank < front.count, rank, k + rank - front.count)
     live = rank < front.count + pool_count
 
     def merged(name):
-        both = jnp.concatenate([getattr(ordered, name), getattr(pool, name)[order]])
-        return jnp.where(live, both[jnp.clip(index, 0, n - 1)], 0)
+        both = jnp.concatenate([getattr(ordered, name), _flat(pool, name)[order]])
+        return jnp.where(live, both[jnp.clip(index, 0, padded - 1)], 0)
 
     return Side(
         **{name: merged(name) for name in FIELDS},
@@ -146,7 +214,7 @@ def _merge_side(front: Side, pool: Pool, is_ask: bool) -> Side:
     )
 
 
-def _split_side(side: Side, k: int) -> tuple[Side, Pool]:
+def _split_side(side: Side, k: int, block: int, is_ask: bool) -> tuple[Side, Pool]:
     """A sorted side as its best ``k`` orders (head 0) and the rest (pool slots 0, 1, ...)."""
     n = side.price.shape[-1]
     rank = jnp.arange(n, dtype=_I32)
@@ -158,7 +226,7 @@ def _split_side(side: Side, k: int) -> tuple[Side, Pool]:
         head=jnp.zeros((), _I32),
         count=jnp.minimum(side.count, k),
     )
-    return front, Pool(**{name: v[k:] for name, v in values.items()})
+    return front, _pool_from_flat({name: v[k:] for name, v in values.items()}, block, is_ask)
 
 
 def to_book(deep: DeepBook) -> BookState:
@@ -170,15 +238,17 @@ def to_book(deep: DeepBook) -> BookState:
     )
 
 
-def to_deep(book: BookState, front_capacity: int) -> DeepBook:
+def to_deep(
+    book: BookState, front_capacity: int, pool_block: int = DEFAULT_POOL_BLOCK
+) -> DeepBook:
     """A ``BookState`` split into a front of ``front_capacity`` orders per side and pools."""
-    _check_split(book.capacity, front_capacity)
-    return _split(book, front_capacity)
+    _check_split(book.capacity, front_capacity, pool_block)
+    return _split(book, front_capacity, pool_block)
 
 
-def _split(book: BookState, k: int) -> DeepBook:
-    bids, bid_pool = _split_side(book.bids, k)
-    asks, ask_pool = _split_side(book.asks, k)
+def _split(book: BookState, k: int, block: int) -> DeepBook:
+    bids, bid_pool = _split_side(book.bids, k, block, False)
+    asks, ask_pool = _split_side(book.asks, k, block, True)
     return DeepBook(book.replace(bids=bids, asks=asks), bid_pool, ask_pool)
 
 
@@ -196,8 +266,16 @@ class _Order:
     arrival: jax.Array
 
 
-def _pool_at(pool: Pool, slot) -> _Order:
-    return _Order(*(getattr(pool, name)[slot] for name in FIELDS))
+@struct.dataclass
+class _Place:
+    """A pool slot: its block and its slot in the block."""
+
+    block: jax.Array
+    slot: jax.Array
+
+
+def _pool_at(pool: Pool, place: _Place) -> _Order:
+    return _Order(*(getattr(pool, name)[place.block, place.slot] for name in FIELDS))
 
 
 def _front_at(side: Side, rank) -> _Order:
@@ -205,16 +283,22 @@ def _front_at(side: Side, rank) -> _Order:
     return _Order(*(getattr(side, name)[slot] for name in FIELDS))
 
 
-def _best(pool: Pool, occupied, is_ask: bool):
-    """Slot of the best of the ``occupied`` pool orders in priority order, and whether there is
-    one (prices first, then arrival; arrivals are unique on a book)."""
-    key = price_sort_key(pool.price, is_ask)
-    arrival = pool.arrival
-    first_key = jnp.min(jnp.where(occupied, key, _HIGHEST))
-    at_key = occupied & (key == first_key)
-    first_arrival = jnp.min(jnp.where(at_key, arrival, _HIGHEST))
-    slot, _ = _first_slot(at_key & (arrival == first_arrival))
-    return slot, jnp.any(occupied)
+def _best(pool: Pool):
+    """The pool's best order's place and whether there is one, from the block summaries
+    (prices first, then arrival; arrivals are unique on a book)."""
+    first_key = jnp.min(pool.best_key)
+    at_key = pool.best_key == first_key
+    first_arrival = jnp.min(jnp.where(at_key, pool.best_arrival, _HIGHEST))
+    block, _ = _first_slot(at_key & (pool.best_arrival == first_arrival))
+    return _Place(block, pool.best_slot[block]), first_key < _HIGHEST
+
+
+def _free_place(pool: Pool):
+    """A free usable slot (the first of the first block with one) and whether there is one."""
+    block, found = _first_slot(pool.free > 0)
+    row_free = (pool.quantity[block] == 0) & _usable(block, pool.price.shape[-1], pool.size)
+    slot, _ = _first_slot(row_free)
+    return _Place(block, slot), found
 
 
 def _better(a: _Order, b: _Order, is_ask: bool) -> jax.Array:
@@ -224,8 +308,8 @@ def _better(a: _Order, b: _Order, is_ask: bool) -> jax.Array:
 
 
 def _first_slot(mask) -> tuple[jax.Array, jax.Array]:
-    """The first slot where ``mask`` holds (0 if none), and whether there is one, as a min over
-    slot numbers."""
+    """The first index where ``mask`` holds (0 if none), and whether there is one, as a min over
+    indices."""
     first = jnp.min(jnp.where(mask, jnp.arange(mask.shape[-1], dtype=_I32), _HIGHEST))
     found = first < _HIGHEST
     return jnp.where(found, first, 0), found
@@ -248,19 +332,11 @@ def _select(flag, a: _Order, b: _Order) -> _Order:
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
-@struct.dataclass
-class _PoolWrite:
-    """A pool slot's new order, not yet written (slot = pool capacity: none)."""
-
-    slot: jax.Array
-    order: _Order
-
-
-def _move(side: Side, op, incoming: _Order, pool_slot, pool_size: int):
+def _move(side: Side, op, incoming: _Order):
     """One move between the back of the front and a pool slot: ``_SWAP`` exchanges the front's
     last order with the pool's ``incoming``; ``_APPEND`` puts ``incoming`` behind the front's last;
-    ``_DEMOTE`` moves the front's last to the (free) pool slot; ``_NO_OP`` changes nothing.
-    Returns the front and the pool write the move needs."""
+    ``_DEMOTE`` moves the front's last to a (free) pool slot; ``_NO_OP`` changes nothing.
+    Returns the front and the order the pool slot gets (zeros: freed)."""
     k = side.price.shape[-1]
     count = side.count
     last = _front_at(side, jnp.maximum(count - 1, 0))
@@ -273,21 +349,69 @@ def _move(side: Side, op, incoming: _Order, pool_slot, pool_size: int):
         name: _write(getattr(side, name), front_slot, getattr(arriving, name)) for name in FIELDS
     }
     delta = jnp.where(op == _APPEND, 1, jnp.where(op == _DEMOTE, -1, 0)).astype(_I32)
-    write = _PoolWrite(jnp.where(op == _NO_OP, pool_size, pool_slot), leaving)
-    return side.replace(**new_side, count=count + delta), write
+    return side.replace(**new_side, count=count + delta), leaving
 
 
-def _apply_writes(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
-    """The pool after two single-slot writes (the second wins on the same slot), in one pass."""
+@struct.dataclass
+class _PoolWrite:
+    """A pool slot's new order, not yet written to the slots (``enabled`` false: none)."""
+
+    place: _Place
+    order: _Order
+    enabled: jax.Array
+
+
+def _block_rows(pool: Pool, block, writes) -> dict:
+    """The slots of one block with the pending ``writes`` made (later ones win)."""
+    slots = jnp.arange(pool.price.shape[-1], dtype=_I32)
+    rows = {name: getattr(pool, name)[block] for name in FIELDS}
+    for write in writes:
+        at = write.enabled & (write.place.block == block) & (slots == write.place.slot)
+        rows = {name: jnp.where(at, getattr(write.order, name), row) for name, row in rows.items()}
+    return rows
+
+
+def _note(pool: Pool, write: _PoolWrite, earlier: _PoolWrite | None) -> Pool:
+    """The pool's summaries after ``write`` (``earlier``, a write already in the summaries, also
+    made): free slots and shares by difference, the block's best recomputed from its slots. The
+    slots themselves are written later, all at once (``_write_slots``)."""
+    write = _PoolWrite(*_materialise(write.place, write.order, write.enabled))
+    block = write.place.block
+    old = _pool_at(pool, write.place) if earlier is None else _pool_order_at(pool, write.place, earlier)
+    rows = _block_rows(pool, block, (write,) if earlier is None else (earlier, write))
+    best = _summarise_best(rows["price"], rows["quantity"], rows["arrival"], pool.is_ask)
+    at = write.enabled & (jnp.arange(pool.free.shape[-1], dtype=_I32) == block)
+    freed = (old.quantity > 0).astype(_I32) - (write.order.quantity > 0).astype(_I32)
+    return pool.replace(
+        free=pool.free + jnp.where(at, freed, 0),
+        shares=pool.shares + jnp.where(at, write.order.quantity - old.quantity, 0),
+        **{name: jnp.where(at, value, getattr(pool, name)) for name, value in best.items()},
+    )
+
+
+def _pool_order_at(pool: Pool, place: _Place, written: _PoolWrite) -> _Order:
+    """The order at ``place``, the pending write included."""
+    same = written.enabled & (written.place.block == place.block) & (written.place.slot == place.slot)
+    return _select(same, written.order, _pool_at(pool, place))
+
+
+def _write_slots(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
+    """The pool's slots with both pending writes made (the second wins on the same slot): one
+    two-element scatter per field, in place."""
     first, second = _materialise(first, second)
-    slot = jnp.arange(pool.price.shape[-1], dtype=_I32)
-    at_first, at_second = slot == first.slot, slot == second.slot
-
-    def field(name):
-        x = jnp.where(at_first, getattr(first.order, name), getattr(pool, name))
-        return jnp.where(at_second, getattr(second.order, name), x)
-
-    return Pool(**{name: field(name) for name in FIELDS})
+    blocks = pool.price.shape[-2]
+    same = (first.place.block == second.place.block) & (first.place.slot == second.place.slot)
+    on = (first.enabled & ~(second.enabled & same), second.enabled)
+    block = jnp.stack([jnp.where(e, w.place.block, blocks) for e, w in zip(on, (first, second))])
+    slot = jnp.stack([first.place.slot, second.place.slot])
+    return pool.replace(
+        **{
+            name: getattr(pool, name)
+            .at[block, slot]
+            .set(jnp.stack([getattr(first.order, name), getattr(second.order, name)]), mode="drop")
+            for name in FIELDS
+        }
+    )
 
 
 # --------------------------------------------------------------------------- one message
@@ -295,43 +419,43 @@ def _apply_writes(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
 
 @struct.dataclass
 class _PoolScan:
-    """What one pass of reductions over a pool finds for a message."""
+    """What one message needs to know about one side's pool."""
 
-    id_slot: jax.Array  # slot of the message's id (when has_id)
+    id_place: _Place  # where the message's id rests (when has_id)
     has_id: jax.Array
-    snapshot_slot: jax.Array  # when not has_id: the first snapshot-range order at its price
-    snapshots: jax.Array  # the number of snapshot-range orders at the message's price
-    free_slot: jax.Array
+    has_snapshot: jax.Array  # a snapshot-range order at the message's price rests here
+    free_place: _Place
     has_free: jax.Array
     shares: jax.Array
     best_key: jax.Array  # price_sort_key of the best price (_HIGHEST when empty)
 
 
 def _scan_pool(pool: Pool, raw: jax.Array, is_ask: bool) -> _PoolScan:
-    """One min finds the id's slot (keys ``slot``) or else the first snapshot-range order at the
-    message's price (keys ``size + slot``); the others count those orders, find a free slot, sum
-    the shares and find the best price."""
-    size = pool.price.shape[-1]
-    slot = jnp.arange(size, dtype=_I32)
+    """The one pass over every slot: a min finds the id's slot (keys ``slot``) or else whether a
+    snapshot-range order rests at the message's price (keys ``padded + slot``); the rest comes
+    from the block summaries."""
+    blocks, block = pool.price.shape[-2:]
+    padded = blocks * block
+    slot = jnp.arange(padded, dtype=_I32).reshape(blocks, block)
     occupied = pool.quantity > 0
     snapshot = occupied & (pool.order_id <= SNAPSHOT_ID_BASE) & (pool.price == raw[m.PRICE])
     key = jnp.where(
         occupied & (pool.order_id == raw[m.ORDER_ID]),
         slot,
-        jnp.where(snapshot, size + slot, _HIGHEST),
+        jnp.where(snapshot, padded + slot, _HIGHEST),
     )
     first = jnp.min(key)
-    free = jnp.min(jnp.where(occupied, _HIGHEST, slot))
-    has_id = first < size
+    has_id = first < padded
+    at = jnp.where(has_id, first, 0)
+    free_place, has_free = _free_place(pool)
     return _PoolScan(
-        id_slot=jnp.where(has_id, first, 0),
+        id_place=_Place(at // block, at % block),
         has_id=has_id,
-        snapshot_slot=jnp.where(has_id | (first == _HIGHEST), 0, first - size),
-        snapshots=jnp.sum(snapshot, dtype=_I32),
-        free_slot=jnp.where(free < size, free, 0),
-        has_free=free < size,
-        shares=jnp.sum(pool.quantity, dtype=_I32),
-        best_key=jnp.min(jnp.where(occupied, price_sort_key(pool.price, is_ask), _HIGHEST)),
+        has_snapshot=~has_id & (first < _HIGHEST),
+        free_place=free_place,
+        has_free=has_free,
+        shares=jnp.sum(pool.shares, dtype=_I32),
+        best_key=jnp.min(pool.best_key),
     )
 
 
@@ -356,7 +480,7 @@ def _context(deep: DeepBook, raw: jax.Array, scans) -> _Context:
     wanted = []
     for v, side, scan, own in zip(valid, sides, scans, (direction == m.BUY, direction == m.SELL)):
         front_snapshot = jnp.any(v & (side.order_id <= SNAPSHOT_ID_BASE) & (side.price == price))
-        wanted.append(reduces & own & ~id_anywhere & ~front_snapshot & (scan.snapshots > 0))
+        wanted.append(reduces & own & ~id_anywhere & ~front_snapshot & scan.has_snapshot)
     return _Context(id_anywhere, tuple(wanted))
 
 
@@ -364,7 +488,7 @@ def _needs_whole_book(deep: DeepBook, raw: jax.Array, scans, context: _Context) 
     """Whether the front cannot apply the message alone: an aggressor that could trade through
     every front order into the pool; a SUBMIT that could take its side past MAX_SIDE_SHARES or
     whose side is full (the order to evict is the pool's worst); a reduction that falls back on a
-    snapshot order when the pool holds several at that price (the first in priority is wanted)."""
+    snapshot order of the pool (the first in priority of those at its price is wanted)."""
     typ, direction, size, price = raw[m.TYPE], raw[m.DIRECTION], raw[m.SIZE], raw[m.PRICE]
     buy, sell = direction == m.BUY, direction == m.SELL
     needs = jnp.zeros((), bool)
@@ -377,7 +501,7 @@ def _needs_whole_book(deep: DeepBook, raw: jax.Array, scans, context: _Context) 
         needs = needs | (submit & (size > MAX_SIDE_SHARES - (front_shares + scan.shares)))
         full = (side.count == k) & ~scan.has_free
         needs = needs | (submit & full & ~context.id_anywhere)
-        needs = needs | (wanted & (scan.snapshots > 1))
+        needs = needs | wanted
         # Front orders beat the pool's best: when it crosses, so does every front order.
         aggressor = ((typ == m.SUBMIT) | (typ == m.MARKET)) & (buy if is_ask else sell)
         unlimited = (typ == m.MARKET) & (price <= 0)
@@ -396,9 +520,8 @@ def _pool_step(deep: DeepBook, raw: jax.Array, scans, context: _Context):
     names_id = _any_type(typ, (m.SUBMIT, m.CANCEL, m.DELETE, m.EXECUTE, m.CANCEL_ID))
     new_sides, writes = [], []
     sides = ((front.bids, deep.bid_pool, m.BUY), (front.asks, deep.ask_pool, m.SELL))
-    for (side, pool, own_direction), scan, wanted in zip(sides, scans, context.snapshot_wanted):
-        promote_id = names_id & scan.has_id
-        promote = promote_id | wanted
+    for (side, pool, own_direction), scan in zip(sides, scans):
+        promote = names_id & scan.has_id
         front_full = side.count == k
         make_room = (typ == m.SUBMIT) & (direction == own_direction) & ~context.id_anywhere
         make_room = make_room & front_full & scan.has_free  # a full side goes to the whole book
@@ -407,12 +530,10 @@ def _pool_step(deep: DeepBook, raw: jax.Array, scans, context: _Context):
             jnp.where(front_full, _SWAP, _APPEND),
             jnp.where(make_room, _DEMOTE, _NO_OP),
         )
-        slot = jnp.where(
-            promote_id, scan.id_slot, jnp.where(wanted, scan.snapshot_slot, scan.free_slot)
-        )
-        side, write = _move(side, op, _pool_at(pool, slot), slot, pool.price.shape[-1])
+        place = _select(promote, scan.id_place, scan.free_place)
+        side, leaving = _move(side, op, _pool_at(pool, place))
         new_sides.append(side)
-        writes.append(write)
+        writes.append(_PoolWrite(place, leaving, op != _NO_OP))
     return front.replace(bids=new_sides[0], asks=new_sides[1]), writes
 
 
@@ -427,52 +548,37 @@ def _any_type(typ, types) -> jax.Array:
 def _settle(side: Side, pool: Pool, first: _PoolWrite, is_ask: bool) -> tuple[Side, Pool]:
     """After the engine's step: the pool's best (``first`` written) changes places with a front's
     last order it beats, else tops up a front that is not full. Returns the front and the pool,
-    both writes made in one pass."""
-    k, size = side.price.shape[-1], pool.price.shape[-1]
-    slots = jnp.arange(size, dtype=_I32)
-    others = (pool.quantity > 0) & (slots != first.slot)
-    best_slot, any_other = _best(pool, others, is_ask)
-    best = _pool_at(pool, best_slot)
-    written = (first.slot < size) & (first.order.quantity > 0)
-    take_written = written & (~any_other | _better(first.order, best, is_ask))
-    best = _select(take_written, first.order, best)
-    best_slot = jnp.where(take_written, first.slot, best_slot)
-    nonempty = written | any_other
+    both writes made."""
+    k = side.price.shape[-1]
+    pool = _note(pool, first, None)
+    place, nonempty = _best(pool)
+    best = _pool_order_at(pool, place, first)
     last = _front_at(side, jnp.maximum(side.count - 1, 0))
     beaten = nonempty & (side.count > 0) & _better(best, last, is_ask)
     top_up = nonempty & ~beaten & (side.count < k)
     op = jnp.where(beaten, _SWAP, jnp.where(top_up, _APPEND, _NO_OP))
-    side, second = _move(side, op, best, best_slot, size)
-    return side, _apply_writes(pool, first, second)
+    side, leaving = _move(side, op, best)
+    second = _PoolWrite(place, leaving, op != _NO_OP)
+    pool = _note(pool, second, first)
+    return side, _write_slots(pool, first, second)
 
 
 def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
     """Apply one message; the same book and fills as ``jaxlob.apply_message`` on ``to_book(deep)``.
 
-    A message only the whole book can apply goes through the engine on ``to_book(deep)`` first
-    (a ``while_loop`` of at most one turn, carrying the book in place); the front then sees a
-    NOOP instead, whose counts are taken back."""
+    A message only the whole book can apply is a NOOP for the front (its counts taken back), then
+    goes through the engine on ``to_book(deep)`` in a ``while_loop`` of at most one turn."""
     chex.assert_type(msg, int)
     raw = jnp.asarray(msg, _I32)
     chex.assert_shape(raw, (m.NUM_FIELDS,))
     k = deep.front_capacity
+    block = deep.bid_pool.price.shape[-1]
     scans = (_scan_pool(deep.bid_pool, raw, False), _scan_pool(deep.ask_pool, raw, True))
     context = _context(deep, raw, scans)
     whole = _needs_whole_book(deep, raw, scans, context)
-    # Fills' shapes follow max_fills and num_traders only: the front's step gives them.
-    no_fills = jax.tree.map(
-        jnp.zeros_like, jax.eval_shape(engine.apply_message, deep.front, raw)[1]
-    )
-
-    def whole_book(carry):
-        _, book, _ = carry
-        after, fills = engine.apply_message(to_book(book), raw)
-        return jnp.zeros((), bool), _split(after, k), fills
-
-    _, deep, whole_fills = lax.while_loop(lambda c: c[0], whole_book, (whole, deep, no_fills))
-    raw = jnp.where(whole, jnp.zeros_like(raw), raw)  # the pool step's moves are then none
-    front, (bid_write, ask_write) = _pool_step(deep, raw, scans, context)
-    front, fills = engine.apply_message(front, raw)
+    fast_raw = jnp.where(whole, jnp.zeros_like(raw), raw)  # the pool step's moves are then none
+    front, (bid_write, ask_write) = _pool_step(deep, fast_raw, scans, context)
+    front, fills = engine.apply_message(front, fast_raw)
     bids, bid_pool = _settle(front.bids, deep.bid_pool, bid_write, False)
     asks, ask_pool = _settle(front.asks, deep.ask_pool, ask_write, True)
     taken_back = whole.astype(_I32)
@@ -482,8 +588,15 @@ def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
         next_arrival=front.next_arrival - taken_back,
         counters=front.counters.replace(messages=front.counters.messages - taken_back),
     )
-    fills = jax.tree.map(lambda a, b: jnp.where(whole, a, b), whole_fills, fills)
-    return DeepBook(front, bid_pool, ask_pool), fills
+
+    def whole_book(carry):
+        _, book, _ = carry
+        after, whole_fills = engine.apply_message(to_book(book), raw)
+        return jnp.zeros((), bool), _split(after, k, block), whole_fills
+
+    carry = (whole, DeepBook(front, bid_pool, ask_pool), fills)
+    _, deep, fills = lax.while_loop(lambda c: c[0], whole_book, carry)
+    return deep, fills
 
 
 def apply_messages(

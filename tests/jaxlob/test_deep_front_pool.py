@@ -35,7 +35,8 @@ def _whole_book_needed(book: deep.DeepBook, raw) -> jax.Array:
 
 @jax.jit
 def _replay(book: deep.DeepBook, msgs):
-    """Every message's merged book, fills, top levels, and whether it took the whole-book path."""
+    """Every message's merged book, fills, top levels, whether it took the whole-book path, and
+    the final deep book."""
 
     def step(book, msg):
         whole = _whole_book_needed(book, msg)
@@ -43,12 +44,37 @@ def _replay(book: deep.DeepBook, msgs):
         merged = deep.to_book(book)
         return book, (merged, fills, jl.top_levels(merged, LEVELS), whole)
 
-    return lax.scan(step, book, msgs)[1]
+    final, out = lax.scan(step, book, msgs)
+    return (*out, final)
+
+
+def _check_summaries(pool: deep.Pool, is_ask: bool) -> None:
+    """The pool's block summaries equal what its slots say (numpy, slot by slot)."""
+    pool = jax.device_get(pool)
+    blocks, block = pool.price.shape
+    highest = np.iinfo(np.int32).max
+    for b in range(blocks):
+        usable = b * block + np.arange(block) < pool.size
+        qty = pool.quantity[b]
+        assert not qty[~usable].any(), f"block {b}: padding holds an order"
+        assert pool.free[b] == np.sum(usable & (qty == 0)), f"block {b}: free"
+        assert pool.shares[b] == qty.sum(), f"block {b}: shares"
+        live = [s for s in range(block) if qty[s] > 0]
+        if not live:
+            assert pool.best_key[b] == highest, f"block {b}: empty best"
+            continue
+        key = lambda s: (pool.price[b, s] if is_ask else -pool.price[b, s], pool.arrival[b, s])
+        best = min(live, key=key)
+        got = (pool.best_key[b], pool.best_arrival[b], pool.best_slot[b])
+        assert got == (*key(best), best), f"block {b}: best {got} != {(*key(best), best)}"
 
 
 def _check(compare, book: deep.DeepBook, ref_book, msgs) -> int:
-    """Compare after every message; return how many messages took the whole-book path."""
-    books, fills, tops, whole = jax.device_get(_replay(book, jnp.asarray(msgs)))
+    """Compare after every message (and the final pools' summaries with their slots); return how
+    many messages took the whole-book path."""
+    books, fills, tops, whole, final = jax.device_get(_replay(book, jnp.asarray(msgs)))
+    _check_summaries(final.bid_pool, False)
+    _check_summaries(final.ask_pool, True)
     for i, msg in enumerate(msgs):
         ref_book, ref_fills = ref.apply_message(ref_book, msg)
         step = compare["at"]((books, fills, tops), i)
@@ -57,11 +83,13 @@ def _check(compare, book: deep.DeepBook, ref_book, msgs) -> int:
     return int(np.sum(whole))
 
 
-@pytest.mark.parametrize("seed, front", [(0, 1), (1, 3), (2, 3)])
-def test_random_streams_match_reference(compare, seed, front):
+@pytest.mark.parametrize("seed, front, pool_block", [(0, 1, 2), (1, 3, 3), (2, 3, 32)])
+def test_random_streams_match_reference(compare, seed, front, pool_block):
+    """Pools of 7 slots in 4 blocks, 5 in 2 blocks (both with padding) and 5 in one block."""
     ref_book = ref.empty_book(8, 3, 2)
     msgs = rm.random_stream(np.random.default_rng(seed), 300, ref_book, mix=MIX, max_size=30)
-    whole = _check(compare, deep.empty_deep_book(8, front, 3, 2), ref.empty_book(8, 3, 2), msgs)
+    book = deep.empty_deep_book(8, front, 3, 2, pool_block)
+    whole = _check(compare, book, ref.empty_book(8, 3, 2), msgs)
     counters = ref.apply_messages(ref.empty_book(8, 3, 2), msgs)[0].counters
     assert counters["evicted_orders"] > 0  # full sides: the whole-book path
     assert whole > 0
@@ -76,7 +104,7 @@ def test_snapshot_fallbacks_match_reference(compare, streams):
         mix=streams["fallback_mix"],
         max_size=30,
     )
-    book = deep.to_deep(jl.book_from_snapshot(*args), 3)
+    book = deep.to_deep(jl.book_from_snapshot(*args), 3, pool_block=2)
     _check(compare, book, ref.book_from_snapshot(*args), msgs)
     assert ref.apply_messages(ref.book_from_snapshot(*args), msgs)[0].counters["snapshot_fallbacks"]
 
@@ -84,10 +112,15 @@ def test_snapshot_fallbacks_match_reference(compare, streams):
 def test_vmapped_deep_sweeps_match_reference(compare, streams):
     """Four 64-slot books with fronts of 4, four deep-sweep streams, one vmapped program: the first
     book after every message and every book at the end equal the reference; only some books take
-    the whole-book turn at a step. The final books survive a split and merge unchanged."""
+    the whole-book turn at a step. The final books survive a split and merge unchanged; the
+    pools (60 slots in blocks of 8, the last block half padding) keep their summaries true."""
     msgs = np.stack([streams["deep_sweep_stream"](seed) for seed in (7, 8, 9, 10)])
-    books = jax.tree.map(lambda x: jnp.stack([x] * 4), deep.empty_deep_book(64, 4, 8, 2))
-    merged, fills, tops, needed = jax.device_get(jax.vmap(_replay)(books, jnp.asarray(msgs)))
+    books = jax.tree.map(lambda x: jnp.stack([x] * 4), deep.empty_deep_book(64, 4, 8, 2, 8))
+    out = jax.device_get(jax.vmap(_replay)(books, jnp.asarray(msgs)))
+    merged, fills, tops, needed, final_deep = out
+    for k in range(len(msgs)):
+        for pool, is_ask in ((final_deep.bid_pool, False), (final_deep.ask_pool, True)):
+            _check_summaries(jax.tree.map(lambda x, k=k: x[k], pool), is_ask)
     assert 0 < needed.any(axis=0).sum() < needed.shape[1]  # some steps, not all
     assert (needed != needed.any(axis=0)).any()  # and not every book at those steps
     ref_book = ref.empty_book(64, 8, 2)
@@ -114,3 +147,9 @@ def test_vmapped_deep_sweeps_match_reference(compare, streams):
 def test_front_capacity_out_of_range_is_a_one_line_error(front):
     with pytest.raises(ValueError, match="front_capacity must be an int in 1..capacity-1"):
         deep.empty_deep_book(8, front)
+
+
+@pytest.mark.parametrize("pool_block", [0, -1, 1.5])
+def test_pool_block_not_positive_is_a_one_line_error(pool_block):
+    with pytest.raises(ValueError, match="pool_block must be a positive int"):
+        deep.empty_deep_book(8, 3, pool_block=pool_block)
