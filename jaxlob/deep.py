@@ -9,7 +9,7 @@ then arrival) than every pool order of its side.
 The pool is cut into blocks of ``pool_block`` slots, each with a summary (free slots, shares, its
 best order), so that per message only the id lookup reads every slot (one reduction per side);
 the free slot and the best order come from the summaries and one block's slots, and each of the
-at most two slot writes per side recomputes its block's summary from that block. Around the
+at most two slot writes per side updates its block's summary from that block. Around the
 engine's step on the front:
 
 - before it, an order the message names that rests in the pool (by id) is moved to the back of
@@ -70,8 +70,8 @@ class Pool:
 
     Per block it keeps what the searches need, so that they read a summary per block and one
     block's slots instead of every slot: free slots, shares, and the block's best order (its price
-    key, arrival and slot; key ``_HIGHEST`` when the block is empty). A write recomputes its
-    block's summary from that block alone."""
+    key, arrival and slot; key ``_HIGHEST`` when the block is empty). A write updates its block's
+    summary: the best from that block's slots, free slots and shares by difference."""
 
     price: jax.Array  # (blocks, block) int32
     quantity: jax.Array
