@@ -41,7 +41,8 @@ BLOCK_SLOTS = 25_000  # CPU blocks: books x capacity per block (a few MB of book
 DEEP_FRONT = 64  # jaxlob.deep rows: the sorted front's orders per side
 DEEP_BOOKS = {"quick": [100], "cpu": [1000], "gpu": [1000, 10000, 100000]}  # at N = 1,000
 # CPU blocks for the jaxlob.deep rows (and the sorted engine beside them): the best of 25, 50, 100,
-# 200 books per block for jaxlob.deep on the 2-core CI machine (README, "Engine cost and deep books").
+# 200 books per block for jaxlob.deep on the 2-core development machine (README, "Engine cost and
+# deep books").
 DEEP_BLOCK_BOOKS = 100
 
 
@@ -171,8 +172,8 @@ def run(quick: bool = False) -> dict:
             "path): per side one read and one write pass over N, the rest on the orders touched "
             "(matching reads the best 16 ranks, more only while a sweep goes on). jaxlob.deep "
             f"rows: N = 1,000 as a sorted front of {DEEP_FRONT} orders per side over an unsorted "
-            "pool in blocks of 32 slots with per-block summaries (same results; README, \"Engine "
-            "cost and deep books\")."
+            'pool in blocks of 32 slots with per-block summaries (same results; README, "Engine '
+            'cost and deep books").'
         ),
     }
 

@@ -28,7 +28,6 @@ of the whole capacity, message by message (``tests/jaxlob/test_deep_front_pool.p
 against the reference book). Cost on XLA:CPU: README, "Engine cost and deep books".
 """
 
-
 from __future__ import annotations
 
 import functools
@@ -83,8 +82,8 @@ class Pool:
     best_key: jax.Array  # (blocks,) price_sort_key of the block's best order
     best_arrival: jax.Array  # (blocks,) its arrival
     best_slot: jax.Array  # (blocks,) its slot in the block
-    size: int = struct.field(pytree_node=False, default=0)
-    is_ask: bool = struct.field(pytree_node=False, default=False)
+    size: int = struct.field(pytree_node=False)  # usable slots
+    is_ask: bool = struct.field(pytree_node=False)  # the side, for price_sort_key
 
 
 @struct.dataclass
@@ -189,12 +188,12 @@ def _flat(pool: Pool, name: str) -> jax.Array:
     return getattr(pool, name).reshape(-1)
 
 
-def _merge_side(front: Side, pool: Pool, is_ask: bool) -> Side:
+def _merge_side(front: Side, pool: Pool) -> Side:
     """The side of the whole capacity in priority order (head 0): the front, then the pool."""
     ordered, _ = in_priority_order(front)
     k = front.price.shape[-1]
     quantity = _flat(pool, "quantity")
-    key = jnp.where(quantity > 0, price_sort_key(_flat(pool, "price"), is_ask), _HIGHEST)
+    key = jnp.where(quantity > 0, price_sort_key(_flat(pool, "price"), pool.is_ask), _HIGHEST)
     order = jnp.lexsort((_flat(pool, "arrival"), key))  # free slots last
     padded = k + quantity.shape[-1]
     n = k + pool.size
@@ -233,14 +232,12 @@ def to_book(deep: DeepBook) -> BookState:
     """The same book as one ``BookState`` of the whole capacity (for views, checks, the engine)."""
     front = deep.front
     return front.replace(
-        bids=_merge_side(front.bids, deep.bid_pool, False),
-        asks=_merge_side(front.asks, deep.ask_pool, True),
+        bids=_merge_side(front.bids, deep.bid_pool),
+        asks=_merge_side(front.asks, deep.ask_pool),
     )
 
 
-def to_deep(
-    book: BookState, front_capacity: int, pool_block: int = DEFAULT_POOL_BLOCK
-) -> DeepBook:
+def to_deep(book: BookState, front_capacity: int, pool_block: int = DEFAULT_POOL_BLOCK) -> DeepBook:
     """A ``BookState`` split into a front of ``front_capacity`` orders per side and pools."""
     _check_split(book.capacity, front_capacity, pool_block)
     return _split(book, front_capacity, pool_block)
@@ -371,14 +368,14 @@ def _block_rows(pool: Pool, block, writes) -> dict:
     return rows
 
 
-def _note(pool: Pool, write: _PoolWrite, earlier: _PoolWrite | None) -> Pool:
-    """The pool's summaries after ``write`` (``earlier``, a write already in the summaries, also
+def _note(pool: Pool, write: _PoolWrite, earlier: tuple = ()) -> Pool:
+    """The pool's summaries after ``write`` (the ``earlier`` writes, already in the summaries, also
     made): free slots and shares by difference, the block's best recomputed from its slots. The
     slots themselves are written later, all at once (``_write_slots``)."""
     write = _PoolWrite(*_materialise(write.place, write.order, write.enabled))
     block = write.place.block
-    old = _pool_at(pool, write.place) if earlier is None else _pool_order_at(pool, write.place, earlier)
-    rows = _block_rows(pool, block, (write,) if earlier is None else (earlier, write))
+    old = _pool_order_at(pool, write.place, earlier)
+    rows = _block_rows(pool, block, (*earlier, write))
     best = _summarise_best(rows["price"], rows["quantity"], rows["arrival"], pool.is_ask)
     at = write.enabled & (jnp.arange(pool.free.shape[-1], dtype=_I32) == block)
     freed = (old.quantity > 0).astype(_I32) - (write.order.quantity > 0).astype(_I32)
@@ -389,10 +386,13 @@ def _note(pool: Pool, write: _PoolWrite, earlier: _PoolWrite | None) -> Pool:
     )
 
 
-def _pool_order_at(pool: Pool, place: _Place, written: _PoolWrite) -> _Order:
-    """The order at ``place``, the pending write included."""
-    same = written.enabled & (written.place.block == place.block) & (written.place.slot == place.slot)
-    return _select(same, written.order, _pool_at(pool, place))
+def _pool_order_at(pool: Pool, place: _Place, writes: tuple) -> _Order:
+    """The order at ``place``, the pending ``writes`` made (later ones win)."""
+    order = _pool_at(pool, place)
+    for w in writes:
+        same = w.enabled & (w.place.block == place.block) & (w.place.slot == place.slot)
+        order = _select(same, w.order, order)
+    return order
 
 
 def _write_slots(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
@@ -430,7 +430,7 @@ class _PoolScan:
     best_key: jax.Array  # price_sort_key of the best price (_HIGHEST when empty)
 
 
-def _scan_pool(pool: Pool, raw: jax.Array, is_ask: bool) -> _PoolScan:
+def _scan_pool(pool: Pool, raw: jax.Array) -> _PoolScan:
     """The one pass over every slot: a min finds the id's slot (keys ``slot``) or else whether a
     snapshot-range order rests at the message's price (keys ``padded + slot``); the rest comes
     from the block summaries."""
@@ -545,21 +545,21 @@ def _any_type(typ, types) -> jax.Array:
     return out
 
 
-def _settle(side: Side, pool: Pool, first: _PoolWrite, is_ask: bool) -> tuple[Side, Pool]:
+def _settle(side: Side, pool: Pool, first: _PoolWrite) -> tuple[Side, Pool]:
     """After the engine's step: the pool's best (``first`` written) changes places with a front's
     last order it beats, else tops up a front that is not full. Returns the front and the pool,
     both writes made."""
     k = side.price.shape[-1]
-    pool = _note(pool, first, None)
+    pool = _note(pool, first)
     place, nonempty = _best(pool)
-    best = _pool_order_at(pool, place, first)
+    best = _pool_order_at(pool, place, (first,))
     last = _front_at(side, jnp.maximum(side.count - 1, 0))
-    beaten = nonempty & (side.count > 0) & _better(best, last, is_ask)
+    beaten = nonempty & (side.count > 0) & _better(best, last, pool.is_ask)
     top_up = nonempty & ~beaten & (side.count < k)
     op = jnp.where(beaten, _SWAP, jnp.where(top_up, _APPEND, _NO_OP))
     side, leaving = _move(side, op, best)
     second = _PoolWrite(place, leaving, op != _NO_OP)
-    pool = _note(pool, second, first)
+    pool = _note(pool, second, (first,))
     return side, _write_slots(pool, first, second)
 
 
@@ -573,14 +573,14 @@ def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
     chex.assert_shape(raw, (m.NUM_FIELDS,))
     k = deep.front_capacity
     block = deep.bid_pool.price.shape[-1]
-    scans = (_scan_pool(deep.bid_pool, raw, False), _scan_pool(deep.ask_pool, raw, True))
+    scans = (_scan_pool(deep.bid_pool, raw), _scan_pool(deep.ask_pool, raw))
     context = _context(deep, raw, scans)
     whole = _needs_whole_book(deep, raw, scans, context)
     fast_raw = jnp.where(whole, jnp.zeros_like(raw), raw)  # the pool step's moves are then none
     front, (bid_write, ask_write) = _pool_step(deep, fast_raw, scans, context)
     front, fills = engine.apply_message(front, fast_raw)
-    bids, bid_pool = _settle(front.bids, deep.bid_pool, bid_write, False)
-    asks, ask_pool = _settle(front.asks, deep.ask_pool, ask_write, True)
+    bids, bid_pool = _settle(front.bids, deep.bid_pool, bid_write)
+    asks, ask_pool = _settle(front.asks, deep.ask_pool, ask_write)
     taken_back = whole.astype(_I32)
     front = front.replace(
         bids=bids,

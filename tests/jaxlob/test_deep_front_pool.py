@@ -29,7 +29,7 @@ SNAPSHOT_ROW = np.array(
 
 
 def _whole_book_needed(book: deep.DeepBook, raw) -> jax.Array:
-    scans = (deep._scan_pool(book.bid_pool, raw, False), deep._scan_pool(book.ask_pool, raw, True))
+    scans = (deep._scan_pool(book.bid_pool, raw), deep._scan_pool(book.ask_pool, raw))
     return deep._needs_whole_book(book, raw, scans, deep._context(book, raw, scans))
 
 
@@ -63,10 +63,10 @@ def _check_summaries(pool: deep.Pool, is_ask: bool) -> None:
         if not live:
             assert pool.best_key[b] == highest, f"block {b}: empty best"
             continue
-        key = lambda s: (pool.price[b, s] if is_ask else -pool.price[b, s], pool.arrival[b, s])
-        best = min(live, key=key)
+        keys = {s: (pool.price[b, s] * (1 if is_ask else -1), pool.arrival[b, s]) for s in live}
+        best = min(live, key=keys.get)
         got = (pool.best_key[b], pool.best_arrival[b], pool.best_slot[b])
-        assert got == (*key(best), best), f"block {b}: best {got} != {(*key(best), best)}"
+        assert got == (*keys[best], best), f"block {b}: best {got} != {(*keys[best], best)}"
 
 
 def _check(compare, book: deep.DeepBook, ref_book, msgs) -> int:
