@@ -395,15 +395,15 @@ def _pool_order_at(pool: Pool, place: _Place, writes: tuple) -> _Order:
     return order
 
 
-def _write_slots(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
+def _write_slots(pool: Pool, first: _PoolWrite, second: _PoolWrite, reads) -> Pool:
     """The pool's slots with both pending writes made (the second wins on the same slot): one
-    two-element scatter per field, in place."""
+    two-element scatter per field, in place, after every read of the slots in ``reads``."""
     first, second = _materialise(first, second)
     blocks = pool.price.shape[-2]
     same = (first.place.block == second.place.block) & (first.place.slot == second.place.slot)
     on = (first.enabled & ~(second.enabled & same), second.enabled)
     block = jnp.stack([jnp.where(e, w.place.block, blocks) for e, w in zip(on, (first, second))])
-    slot = jnp.stack([first.place.slot, second.place.slot])
+    slot = _after(jnp.stack([first.place.slot, second.place.slot]), reads)
     return pool.replace(
         **{
             name: getattr(pool, name)
@@ -412,6 +412,22 @@ def _write_slots(pool: Pool, first: _PoolWrite, second: _PoolWrite) -> Pool:
             for name in FIELDS
         }
     )
+
+
+def _after(index: jax.Array, reads) -> jax.Array:
+    """``index`` unchanged, but computed from ``reads`` (int32 or bool arrays).
+
+    XLA copies an array carried through a scan that a step both reads and scatters into in place,
+    twice per step, unless every read whose value leaves the step (to the front, the summaries, the
+    records) comes before the scatter by data dependence (README, "Engine cost and deep books").
+    This adds that dependence: a zero XLA does not fold away (for any int32 ``t``, its sign bit
+    ``s`` has ``s & (1 - s) == 0``). Copy insertion is XLA's own, not XLA:CPU's, so every backend
+    gets it."""
+    token = functools.reduce(
+        jnp.bitwise_xor, [jnp.asarray(x, _I32).reshape(-1)[0] for x in jax.tree.leaves(reads)]
+    )
+    sign = lax.shift_right_logical(token, 31)
+    return index + (sign & (1 - sign))
 
 
 # --------------------------------------------------------------------------- one message
@@ -513,12 +529,13 @@ def _needs_whole_book(deep: DeepBook, raw: jax.Array, scans, context: _Context) 
 
 def _pool_step(deep: DeepBook, raw: jax.Array, scans, context: _Context):
     """Before the engine's step: the order the message names moved from the pool to the front,
-    or room made on the front for a SUBMIT. Returns the front and each side's pool write."""
+    or room made on the front for a SUBMIT. Returns the front, each side's pool write and the order
+    read from each side's pool."""
     typ, direction = raw[m.TYPE], raw[m.DIRECTION]
     front = deep.front
     k = front.capacity
     names_id = _any_type(typ, (m.SUBMIT, m.CANCEL, m.DELETE, m.EXECUTE, m.CANCEL_ID))
-    new_sides, writes = [], []
+    new_sides, writes, incoming = [], [], []
     sides = ((front.bids, deep.bid_pool, m.BUY), (front.asks, deep.ask_pool, m.SELL))
     for (side, pool, own_direction), scan in zip(sides, scans):
         promote = names_id & scan.has_id
@@ -531,10 +548,11 @@ def _pool_step(deep: DeepBook, raw: jax.Array, scans, context: _Context):
             jnp.where(make_room, _DEMOTE, _NO_OP),
         )
         place = _select(promote, scan.id_place, scan.free_place)
-        side, leaving = _move(side, op, _pool_at(pool, place))
+        incoming.append(_pool_at(pool, place))
+        side, leaving = _move(side, op, incoming[-1])
         new_sides.append(side)
         writes.append(_PoolWrite(place, leaving, op != _NO_OP))
-    return front.replace(bids=new_sides[0], asks=new_sides[1]), writes
+    return front.replace(bids=new_sides[0], asks=new_sides[1]), writes, incoming
 
 
 def _any_type(typ, types) -> jax.Array:
@@ -545,10 +563,10 @@ def _any_type(typ, types) -> jax.Array:
     return out
 
 
-def _settle(side: Side, pool: Pool, first: _PoolWrite) -> tuple[Side, Pool]:
+def _settle(side: Side, pool: Pool, first: _PoolWrite, reads) -> tuple[Side, Pool]:
     """After the engine's step: the pool's best (``first`` written) changes places with a front's
     last order it beats, else tops up a front that is not full. Returns the front and the pool,
-    both writes made."""
+    both writes made after the earlier ``reads`` of its slots and this step's."""
     k = side.price.shape[-1]
     pool = _note(pool, first)
     place, nonempty = _best(pool)
@@ -560,7 +578,8 @@ def _settle(side: Side, pool: Pool, first: _PoolWrite) -> tuple[Side, Pool]:
     side, leaving = _move(side, op, best)
     second = _PoolWrite(place, leaving, op != _NO_OP)
     pool = _note(pool, second, (first,))
-    return side, _write_slots(pool, first, second)
+    summaries = (pool.free, pool.shares, pool.best_key, pool.best_arrival, pool.best_slot)
+    return side, _write_slots(pool, first, second, (reads, best, summaries))
 
 
 def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
@@ -577,10 +596,10 @@ def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
     context = _context(deep, raw, scans)
     whole = _needs_whole_book(deep, raw, scans, context)
     fast_raw = jnp.where(whole, jnp.zeros_like(raw), raw)  # the pool step's moves are then none
-    front, (bid_write, ask_write) = _pool_step(deep, fast_raw, scans, context)
+    front, (bid_write, ask_write), incoming = _pool_step(deep, fast_raw, scans, context)
     front, fills = engine.apply_message(front, fast_raw)
-    bids, bid_pool = _settle(front.bids, deep.bid_pool, bid_write)
-    asks, ask_pool = _settle(front.asks, deep.ask_pool, ask_write)
+    bids, bid_pool = _settle(front.bids, deep.bid_pool, bid_write, (scans[0], incoming[0]))
+    asks, ask_pool = _settle(front.asks, deep.ask_pool, ask_write, (scans[1], incoming[1]))
     taken_back = whole.astype(_I32)
     front = front.replace(
         bids=bids,
