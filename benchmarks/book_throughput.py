@@ -38,11 +38,14 @@ NUM_STREAMS = 16
 MAX_SIZE = 100
 WARM_MIX = {"passive": 1.0}
 BLOCK_SLOTS = 25_000  # CPU blocks: books x capacity per block (a few MB of book state)
-DEEP_FRONT = 64  # jaxlob.deep rows: the sorted front's orders per side
+# jaxlob.deep rows: the sorted front's orders per side. 32 and 64 cost the same within the noise
+# (README, "Engine cost and deep books"); the GOOG day takes the whole-book turn equally often
+# with either (only for SUBMITs on a full side).
+DEEP_FRONT = 32
 DEEP_BOOKS = {"quick": [100], "cpu": [1000], "gpu": [1000, 10000, 100000]}  # at N = 1,000
-# CPU blocks for the jaxlob.deep rows (and the sorted engine beside them): the best of 25, 50, 100,
-# 200 books per block for jaxlob.deep on the 2-core development machine (README, "Engine cost and
-# deep books").
+# CPU blocks for the jaxlob.deep rows (and the sorted engine beside them): 100 and 250 books per
+# block are within the noise of each other for jaxlob.deep on the 2-core development machine, 25
+# is slower (README, "Engine cost and deep books").
 DEEP_BLOCK_BOOKS = 100
 
 

@@ -578,8 +578,12 @@ def _settle(side: Side, pool: Pool, first: _PoolWrite, reads) -> tuple[Side, Poo
     side, leaving = _move(side, op, best)
     second = _PoolWrite(place, leaving, op != _NO_OP)
     pool = _note(pool, second, (first,))
+    # The values read from the slots go on into the summaries and the front: both come before the
+    # writes (unbatched, XLA fuses copies of a read into its consumers, so the read alone does not
+    # order them).
     summaries = (pool.free, pool.shares, pool.best_key, pool.best_arrival, pool.best_slot)
-    return side, _write_slots(pool, first, second, (reads, best, summaries))
+    front = tuple(getattr(side, name) for name in FIELDS)
+    return side, _write_slots(pool, first, second, (reads, best, summaries, front))
 
 
 def apply_message(deep: DeepBook, msg) -> tuple[DeepBook, Fills]:
