@@ -20,6 +20,7 @@ from jax import lax
 
 import jaxlob as jl
 from jaxlob import deep
+from jaxlob import messages as m
 from jaxlob import random_messages as rm
 from jaxlob import reference as ref
 
@@ -144,6 +145,31 @@ def test_vmapped_deep_sweeps_match_reference(compare, streams):
                     np.testing.assert_array_equal(orders[side][name], values, err_msg=f"{k} {side}")
         for name, value in ref_book.counters.items():
             assert int(getattr(final.counters, name)) == value, name
+
+
+def test_a_front_below_capacity_takes_pool_orders_behind_its_last(compare):
+    """A sweep of two front orders is refilled by one (one top-up per step), so the front is below
+    its capacity while the pool holds orders. A deletion, a partial cancellation and an execution
+    of pool orders (the pool's best among them, whose block's best must then be recomputed before
+    the top-up) then append them behind the front's last."""
+    buy, sell = m.BUY, m.SELL
+    rows = [(m.SUBMIT, buy, 10, 100 - k, k + 1) for k in range(8)]  # ids 1..8 at 100..93
+    rows += [
+        (m.MARKET, sell, 20, 0, 50),  # takes ids 1 and 2: front [98], topped up to [98, 97]
+        (m.DELETE, buy, 10, 96, 5),  # the pool's best, appended, then deleted
+        (m.CANCEL, buy, 4, 94, 7),  # a pool order that is not the best: appended behind 97
+        (m.MARKET, sell, 25, 0, 51),  # 98, 97 and half of 95: the front below capacity again
+        (m.EXECUTE, buy, 3, 93, 8),  # the pool's best, appended, partly executed
+        (m.DELETE, buy, 6, 94, 7),
+        (m.SUBMIT, buy, 10, 99, 9),
+        (m.SUBMIT, buy, 10, 92, 10),
+    ]
+    msgs = np.zeros((len(rows), m.NUM_FIELDS), np.int64)
+    for i, row in enumerate(rows):
+        msgs[i, : len(row)] = row
+        msgs[i, m.TIME_S] = i + 1
+    book = deep.empty_deep_book(8, 3, 3, 2, 3)
+    assert _check(compare, book, ref.empty_book(8, 3, 2), msgs) == 0  # all on the fast path
 
 
 def _pool_copies_in_loops(books: int = 4) -> int:
