@@ -18,7 +18,6 @@ time.
 from __future__ import annotations
 
 import copy
-import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -125,7 +124,6 @@ def _time_engine(
 ) -> dict:
     """Time all books through all messages (see `_compile_engine`)."""
     row, call = _compile_engine(capacity, num_books, warm, streams, block, front)
-    call()
     return _timed_row(row, *best_and_median(call, repeats))
 
 
@@ -216,14 +214,8 @@ def run(quick: bool = False) -> dict:
             if num_books > block and cpu_tricks():
                 rows.append(_time_engine(capacity, num_books, warm, streams, repeats, block))
         for num_books in DEEP_BOOKS[scale(quick)] if capacity == 1000 else []:
-            timed = functools.partial(_time_engine, front=DEEP_FRONT)
-            rows.append(timed(capacity, num_books, warm, streams, 3))
-            if num_books > DEEP_BLOCK_BOOKS and cpu_tricks():
-                rows.append(timed(capacity, num_books, warm, streams, 3, DEEP_BLOCK_BOOKS))
-                if DEEP_BLOCK_BOOKS != block:  # the sorted engine in the same blocks
-                    rows.append(
-                        _time_engine(capacity, num_books, warm, streams, 3, DEEP_BLOCK_BOOKS)
-                    )
+            rows.append(_time_engine(capacity, num_books, warm, streams, 3, front=DEEP_FRONT))
+    # jaxlob.deep in blocks, and the sorted engine in the same blocks: the alternating rows
     alternating, alternating_note = _deep_against_100(quick)
     rows.extend(alternating)
     return {

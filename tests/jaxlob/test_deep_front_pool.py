@@ -176,7 +176,7 @@ def _pool_copies_in_loops(books: int = 4) -> int:
     """Copies of a pool field's array inside the compiled message scan of a vmapped batch."""
     book = deep.empty_deep_book(40, 4, pool_block=8)
     book = jax.tree.map(lambda x: jnp.broadcast_to(x, (books, *x.shape)), book)
-    msgs = jnp.zeros((books, 10, jl.messages.NUM_FIELDS), jnp.int32)
+    msgs = jnp.zeros((books, 10, m.NUM_FIELDS), jnp.int32)
     text = jax.jit(jax.vmap(deep.apply_messages)).lower(book, msgs).compile().as_text()
     field = re.escape(f"s32[{books},{book.bid_pool.price.shape[-2]},8]")
     loops = [c for c in re.split(r"\n(?=\S)", text) if not c.startswith("ENTRY")]
